@@ -1,0 +1,124 @@
+"""The one settings object: environment variables and ``.env``, read when first asked for.
+
+It lives in ``loaders`` (the bottom layer) so that ``chains`` and ``app`` can read it too
+without ``loaders`` ever importing ``app``. Variable names follow the seed plan.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VectorStoreName = Literal["local", "pinecone"]
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Secrets come from the environment only; defaults run offline."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Application
+    app_env: str = "development"
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Field(default=Path("var"), description="Embedded stores live here.")
+    ingest_sample_kb: bool = Field(default=True, description="Ingest the sample KB on first start.")
+
+    # MongoDB: unset means start the embedded nx-27017 server under data_dir.
+    mongodb_uri: str | None = None
+    mongodb_name: str = "supportbot"
+
+    # Redis: unset means in-process cache and limits.
+    redis_url: str | None = None
+
+    # Vector store
+    vector_store: VectorStoreName | None = Field(
+        default=None, description="local | pinecone; default pinecone when PINECONE_API_KEY is set."
+    )
+    pinecone_api_key: str | None = None
+    pinecone_index_name: str = "chatbot-knowledge-base"
+    pinecone_namespace: str = ""
+    pinecone_host: str | None = Field(default=None, description="Index host (data plane) URL.")
+    pinecone_cloud: str = "aws"
+    pinecone_environment: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("PINECONE_ENVIRONMENT", "PINECONE_REGION")
+    )
+
+    # Embeddings
+    active_embedding_provider: str = "huggingface"
+    hf_embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_model: str | None = Field(
+        default=None, description="'provider/model' spec; overrides the two variables above."
+    )
+    hf_model_path: Path | None = Field(
+        default=None, description="Local directory of a sentence-transformers model."
+    )
+    embedding_backend: str = Field(default="auto", description="auto | torch | quantized")
+    embedding_batch_size: int = 32
+    embedding_cache_ttl_seconds: int = 86400
+
+    # Azure OpenAI
+    azure_openai_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("AZURE_OPENAI_KEY", "AZURE_OPENAI_API_KEY")
+    )
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_version: str = "2024-02-01"
+    azure_openai_deployment: str = "gpt-4"
+    azure_embedding_deployment: str = "text-embedding-ada-002"
+
+    # AWS Bedrock
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_region: str = "us-east-1"
+    aws_bedrock_model: str = "anthropic.claude-v2"
+    aws_bedrock_embedding_model: str = "amazon.titan-embed-text-v2:0"
+    aws_endpoint_url: str | None = None
+
+    # Ingestion
+    max_upload_mb: float = 20.0
+    default_chunking_strategy: str = "structure"
+    default_chunk_size: int = 200
+    default_chunk_overlap: int = 30
+    min_chunk_tokens: int = 5
+
+    # Search
+    default_top_k: int = 5
+    max_top_k: int = 50
+    max_query_chars: int = 1000
+    hybrid_alpha: float = Field(default=0.75, description="Weight of dense vs BM25 in fusion.")
+    reranker_model_path: Path | None = None
+
+    @property
+    def embedding_spec(self) -> str:
+        """The embedding model as a ``provider/model`` string."""
+        if self.embedding_model:
+            return self.embedding_model
+        provider = self.active_embedding_provider.replace("-", "_")
+        model = {
+            "huggingface": self.hf_embedding_model,
+            "azure_openai": self.azure_embedding_deployment,
+            "bedrock": self.aws_bedrock_embedding_model,
+        }.get(provider, self.hf_embedding_model)
+        return f"{provider}/{model}"
+
+    @property
+    def vector_store_name(self) -> VectorStoreName:
+        """Pinecone when asked for or when its key is present, else the embedded store."""
+        if self.vector_store:
+            return self.vector_store
+        return "pinecone" if self.pinecone_api_key else "local"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read on first use (never at import)."""
+    return Settings()
