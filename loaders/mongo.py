@@ -62,10 +62,12 @@ class EmbeddedMongo:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ServiceUnavailable(
-                    f"Embedded MongoDB (nx-27017) exited with code {self.proc.returncode}; see {log}."
+                    f"Embedded MongoDB (nx-27017) exited with code {self.proc.returncode}; "
+                    f"see {log}."
                 )
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.2
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
             ):
                 return self
             time.sleep(0.05)

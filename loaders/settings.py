@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     pinecone_host: str | None = Field(default=None, description="Index host (data plane) URL.")
     pinecone_cloud: str = "aws"
     pinecone_environment: str = Field(
-        default="us-east-1", validation_alias=AliasChoices("PINECONE_ENVIRONMENT", "PINECONE_REGION")
+        default="us-east-1",
+        validation_alias=AliasChoices("PINECONE_ENVIRONMENT", "PINECONE_REGION"),
     )
 
     # Embeddings

@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tests.servers import EmbeddedMongo, RedisServer, mongo_server, redis_server  # noqa: E402
+from tests.servers import EmbeddedMongo, RedisServer, mongo_server, redis_server
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,152 @@
+"""The ``supportbot`` command: ``serve`` the API, ``ingest`` files and folders."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUPPORTED_SUFFIXES = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"}
+
+
+def _offline_env() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+    from loaders.settings import get_settings
+
+    settings = get_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    base = f"http://{host}:{port}"
+    print(f"supportbot starting on {base}", flush=True)
+    print(f"  API docs:   {base}/docs", flush=True)
+    print(f"  Search API: {base}/api/v1/knowledge-base/search", flush=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0
+
+
+def iter_files(paths: Sequence[str]) -> Iterator[Path]:
+    """Named files as given; folders walked for supported extensions (hidden ones skipped)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir() and (path / "manifest.json").is_file():
+            # A manifest names the folder's documents; other files (README...) are not in the KB.
+            from loaders.sample import read_manifest
+
+            yield from (path / name for name in read_manifest(path))
+        elif path.is_dir():
+            for p in sorted(path.rglob("*")):
+                rel = p.relative_to(path)
+                if (
+                    p.is_file()
+                    and p.suffix.lower() in SUPPORTED_SUFFIXES
+                    and not any(part.startswith((".", "_")) for part in rel.parts)
+                ):
+                    yield p
+        else:
+            yield path
+
+
+@dataclass
+class Summary:
+    documents: int = 0
+    chunks: int = 0
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def print(self) -> None:
+        print(
+            f"\nIngested {self.documents} document(s), {self.chunks} chunk(s); "
+            f"{self.unchanged} unchanged (skipped); {len(self.failed)} failed."
+        )
+        for name, reason in self.failed:
+            print(f"  FAILED {name}: {reason}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from app.services import build_services
+    from loaders.errors import SupportbotError
+    from loaders.sample import options_for, read_manifest
+    from loaders.settings import get_settings
+
+    files = list(iter_files(args.paths))
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(f"error: not a file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        svc = build_services(get_settings(), start_worker=False)
+    except SupportbotError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 3
+    summary = Summary()
+    defaults = {
+        "document_type": args.type,
+        "category": args.category,
+        "tags": [t.strip() for t in args.tags.split(",")] if args.tags else None,
+        "chunking_strategy": args.chunking,
+        "chunk_size": args.chunk_size,
+        "chunk_overlap": args.chunk_overlap,
+    }
+    try:
+        for path in tqdm(files, desc="Ingesting", unit="file", disable=args.quiet):
+            entry = read_manifest(path.parent).get(path.name)
+            try:
+                opts = options_for(path, entry, **defaults).validated(max_tokens=svc.kb.max_tokens)
+                result = svc.kb.ingest(path.read_bytes(), opts)
+            except SupportbotError as exc:
+                summary.failed.append((str(path), f"{exc.code}: {exc.message}"))
+                continue
+            if result.status == "unchanged":
+                summary.unchanged += 1
+            else:
+                summary.documents += 1
+                summary.chunks += len(result.vector_ids)
+    finally:
+        svc.close()
+    summary.print()
+    return 1 if summary.failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    ingest = sub.add_parser("ingest", help="ingest files and folders into the knowledge base")
+    ingest.add_argument("paths", nargs="+", help="files or folders")
+    ingest.add_argument("--type", choices=["faq", "sop", "module", "general"], default=None)
+    ingest.add_argument("--category")
+    ingest.add_argument("--tags", help="comma-separated")
+    ingest.add_argument("--chunking", choices=["structure", "fixed", "recursive", "semantic"])
+    ingest.add_argument("--chunk-size", type=int)
+    ingest.add_argument("--chunk-overlap", type=int)
+    ingest.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ingest.set_defaults(func=cmd_ingest)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _offline_env()
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper())
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The seed's response envelope, request ids, and the one place errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from loaders.errors import SupportbotError
+
+log = logging.getLogger(__name__)
+API_VERSION = "v1"
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+}
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if not rid:
+        rid = request.headers.get("x-request-id") or str(uuid.uuid4())
+        request.state.request_id = rid
+    return str(rid)
+
+
+def meta(request: Request) -> dict[str, Any]:
+    return {
+        "request_id": request_id(request),
+        "timestamp": datetime.now(UTC).isoformat(),
+        "version": API_VERSION,
+    }
+
+
+def ok(request: Request, data: Any, status_code: int = 200) -> JSONResponse:
+    """A success envelope."""
+    body = {"success": True, "data": data, "error": None, "meta": meta(request)}
+    return JSONResponse(jsonable(body), status_code=status_code)
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    rid = request_id(request)
+    body = {
+        "success": False,
+        "data": None,
+        "error": {"code": code, "message": message, "details": details or {}, "trace_id": rid},
+        "meta": meta(request),
+    }
+    headers = {"X-Request-ID": rid}
+    return JSONResponse(jsonable(body), status_code=status, headers=headers)
+
+
+def jsonable(value: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every failure to the envelope: domain errors keep their code, nothing leaks a 500."""
+
+    @app.exception_handler(SupportbotError)
+    async def _domain(request: Request, exc: SupportbotError) -> JSONResponse:
+        return error_response(request, exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": e.get("msg", ""),
+            }
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "", "message": "invalid request"}
+        message = f"Invalid value for '{first['field']}': {first['message']}"
+        return error_response(request, 422, "VALIDATION_ERROR", message, {"errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+        return error_response(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(ServerSelectionTimeoutError)
+    @app.exception_handler(ConnectionFailure)
+    async def _mongo_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("MongoDB unreachable: %s", type(exc).__name__)
+        return error_response(
+            request,
+            503,
+            "DATABASE_UNAVAILABLE",
+            "The database is unreachable right now; please retry shortly.",
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "INTERNAL_ERROR", "Something went wrong on our side.")

@@ -1,0 +1,97 @@
+"""Request body limits enforced while the body streams in, before it is parsed or stored.
+
+Uploads over the limit get 413 without being read into memory: a declared Content-Length is
+refused up front, and a chunked body is cut off as soon as it passes the limit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Pure ASGI middleware; ``limit_for(path)`` gives the byte limit for a route."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_413(send, limit, headers)
+            return
+        seen = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    exceeded = True
+                    raise BodyTooLarge()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:
+                if not started:
+                    started = True
+                    await _send_413(send, limit, headers)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except BodyTooLarge:
+            if not started:
+                await _send_413(send, limit, headers)
+
+
+async def _send_413(send: Send, limit: int, headers: dict[bytes, bytes]) -> None:
+    rid = headers.get(b"x-request-id", b"").decode() or str(uuid.uuid4())
+    mb = limit / (1024 * 1024)
+    body: dict[str, Any] = {
+        "success": False,
+        "data": None,
+        "error": {
+            "code": "FILE_TOO_LARGE",
+            "message": f"The request body is larger than the {mb:.1f} MB limit.",
+            "details": {"limit_bytes": limit},
+            "trace_id": rid,
+        },
+        "meta": {"request_id": rid, "timestamp": datetime.now(UTC).isoformat(), "version": "v1"},
+    }
+    raw = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(raw)).encode()),
+                (b"x-request-id", rid.encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": raw})

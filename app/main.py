@@ -1,0 +1,88 @@
+"""FastAPI app factory: routes, envelope, limits, and the services' lifespan."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from app.envelope import install_error_handlers, request_id
+from app.limits import BodySizeLimit
+from app.routers import embeddings, health, knowledge_base
+from app.services import Services, build_services
+from loaders.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+JSON_BODY_LIMIT = 1024 * 1024
+SAMPLE_MARKER = "sample_kb"
+
+
+def ingest_sample_kb_once(svc: Services) -> int:
+    """Queue the bundled sample KB on the very first start (a marker keeps it from returning)."""
+    from loaders.sample import sample_items
+
+    state = svc.db["app_state"]
+    if state.find_one({"_id": SAMPLE_MARKER}):
+        return 0
+    n = 0
+    for data, opts in sample_items():
+        svc.worker.submit_file(data, opts)
+        n += 1
+    state.insert_one({"_id": SAMPLE_MARKER, "documents": n})
+    log.info("queued %d sample knowledge-base documents", n)
+    return n
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app; ``services`` may be injected (tests), else built on start-up."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services or build_services(settings)
+        app.state.services = svc
+        if settings.ingest_sample_kb and services is None:
+            threading.Thread(target=ingest_sample_kb_once, args=(svc,), daemon=True).start()
+        try:
+            yield
+        finally:
+            app.state.services = None
+            if services is None:
+                svc.close()
+
+    app = FastAPI(
+        title="supportbot",
+        version="0.1.0",
+        description="Customer-support chatbot: knowledge base, search and chat.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    upload_limit = settings.max_upload_bytes + 64 * 1024
+
+    def limit_for(path: str) -> int:
+        return upload_limit if path.endswith("/documents/ingest") else JSON_BODY_LIMIT
+
+    app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    app.add_middleware(BaseHTTPMiddleware, dispatch=_request_id_middleware)
+    for router in (health.router, knowledge_base.router, embeddings.router):
+        app.include_router(router)
+    return app
+
+
+async def _request_id_middleware(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    rid = request_id(request)
+    response = await call_next(request)
+    response.headers["X-Request-ID"] = rid
+    return response
+
+
+def app_factory() -> Any:
+    """Entry point for ``uvicorn --factory app.main:app_factory``."""
+    return create_app()

@@ -1,0 +1,150 @@
+"""The whole ``/search`` route over HTTP at 100k chunks: embed + hybrid + fetch, concurrency 1.
+
+``python -m loaders.bench.search_api [--n 100000]``: fills a data dir with synthetic chunks
+(random unit vectors, support-like texts), starts ``supportbot serve`` on it in a subprocess and
+times distinct queries (no cache hits) with and without a metadata filter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from loaders.bench.common import bench_services, percentiles
+from loaders.mongo import free_port
+
+WORDS = (
+    "invoice refund seat plan billing workspace project board task mobile app login "
+    "password reset token webhook slack calendar github zapier export import csv trello "
+    "asana guest admin role member notification email sync offline error timeout limit "
+    "rate api key sso saml scim vat receipt card payment failed retry proration upgrade "
+    "downgrade annual monthly trial cancel delete archive restore backup gdpr retention"
+).split()
+TYPES = ("faq", "sop", "module", "general")
+
+
+def fill(data_dir: Path, n: int, dim: int = 384, batch: int = 5000) -> None:
+    rng = np.random.default_rng(1)
+    prng = random.Random(1)
+    with bench_services(data_dir=data_dir) as svc:
+        for start in range(0, n, batch):
+            m = min(batch, n - start)
+            vecs = rng.standard_normal((m, dim)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            ids = [f"c{start + i}" for i in range(m)]
+            texts = [" ".join(prng.choices(WORDS, k=120)) for _ in range(m)]
+            metas = [
+                {
+                    "document_id": f"d{(start + i) // 20}",
+                    "document_type": TYPES[i % 4],
+                    "category": f"cat{i % 10}",
+                    "tags": [f"t{i % 20}"],
+                    "title": "T",
+                    "source": "synthetic.md",
+                }
+                for i in range(m)
+            ]
+            svc.dense.add_embeddings(texts, vecs, metas, ids)
+            svc.keyword.add(ids, texts, metas)
+        svc.dense.flush()
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("server did not become ready")
+
+
+def time_queries(url: str, queries: list[str], filters: dict[str, Any] | None) -> list[float]:
+    out = []
+    with httpx.Client(timeout=30) as client:
+        for q in queries:
+            body: dict[str, Any] = {"query": q, "top_k": 5}
+            if filters:
+                body["filters"] = filters
+            t = time.perf_counter()
+            r = client.post(f"{url}/api/v1/knowledge-base/search", json=body)
+            out.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 200, r.text
+    return out
+
+
+def run(n: int, queries: int) -> dict[str, Any]:
+    prng = random.Random(2)
+    with tempfile.TemporaryDirectory(prefix="supportbot-search-") as tmp:
+        data_dir = Path(tmp)
+        t = time.perf_counter()
+        fill(data_dir, n)
+        fill_s = time.perf_counter() - t
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATA_DIR": str(data_dir),
+            "INGEST_SAMPLE_KB": "false",
+            "VECTOR_STORE": "local",
+            "LOG_LEVEL": "WARNING",
+        }
+        env.pop("MONGODB_URI", None)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(url, proc)
+            qs = [
+                " ".join(prng.choices(WORDS, k=prng.randint(3, 9))) + f" {i}"
+                for i in range(queries * 2 + 20)
+            ]
+            time_queries(url, qs[:20], None)
+            plain = time_queries(url, qs[20 : 20 + queries], None)
+            filtered = time_queries(
+                url, qs[20 + queries :], {"document_type": ["faq"], "category": ["cat4"]}
+            )
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    return {
+        "chunks": n,
+        "fill_seconds": round(fill_s, 1),
+        "queries": queries,
+        "route_ms": percentiles(plain),
+        "route_filtered_ms": percentiles(filtered),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    result = run(args.n, args.queries)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Parsing each supported format from small generated files: text, sections and metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loaders.errors import FileTooLarge
+from loaders.parsers import (
+    DocxBytesLoader,
+    HtmlBytesLoader,
+    MarkdownBytesLoader,
+    PdfBytesLoader,
+    TextBytesLoader,
+    load_document,
+)
+from loaders.sniff import detect_format, safe_filename
+from tests.files import make_docx, make_pdf
+
+
+HTML = b"""<!DOCTYPE html>
+<html><head><title>Help Centre</title>
+<meta name="description" content="secret meta description">
+<style>.secret { color: red }</style>
+<script>var secret = "do not index";</script>
+</head><body>
+<p>Welcome to the help centre.</p>
+<!-- a secret comment -->
+<h1>Billing</h1>
+<h2>Invoices</h2>
+<p>You can download invoices from the Billing page.</p>
+<ul><li>PDF invoices</li><li>CSV exports</li></ul>
+<h2>Refunds</h2>
+<p>Refunds take five working days.</p>
+<noscript>secret noscript</noscript>
+<h1>Account</h1>
+<p>Change your email under Profile.</p>
+<script>console.log("secret");</script>
+</body></html>"""
+
+MARKDOWN = b"""---
+title: Front Matter Title
+owner: front-matter-value
+---
+A short preface before any heading.
+
+# Getting started
+
+Install the client:
+
+```bash
+# this is a shell comment, not a heading
+pip install supportbot
+```
+
+## Configuration
+
+Set the environment variables.
+
+### Advanced
+
+Tune the chunk size.
+"""
+
+
+def test_pdf_one_section_per_page_with_page_number_and_title(tmp_path: Path) -> None:
+    data = make_pdf(tmp_path, ["First page about invoices", "Second page about refunds"], "Manual")
+    parsed = load_document(data, "manual.pdf")
+    assert parsed.format == "pdf"
+    assert parsed.title == "Manual"
+    assert [s.metadata["page_number"] for s in parsed.sections] == [1, 2]
+    assert "refunds" in parsed.sections[1].page_content
+    assert all(s.metadata["source"] == "manual.pdf" for s in parsed.sections)
+    assert parsed.word_count == 8
+
+
+def test_pdf_title_falls_back_to_file_stem(tmp_path: Path) -> None:
+    parsed = load_document(make_pdf(tmp_path, ["Just text"]), "user-guide.pdf")
+    assert parsed.title == "user-guide"
+
+
+def test_docx_text_and_core_title(tmp_path: Path) -> None:
+    parsed = load_document(make_docx(tmp_path, "Password Guide"), "guide.docx")
+    assert parsed.format == "docx"
+    assert parsed.title == "Password Guide"
+    assert "Click Reset password and follow the email link." in parsed.text
+    assert "Resetting your password" in parsed.text
+    assert len(parsed.sections) == 1
+
+
+def test_html_sections_keyed_by_heading_path() -> None:
+    parsed = load_document(HTML, "help.html")
+    paths = [s.metadata["heading_path"] for s in parsed.sections]
+    assert parsed.format == "html"
+    assert parsed.title == "Help Centre"
+    assert paths == ["", "Billing > Invoices", "Billing > Refunds", "Account"]
+    invoices = parsed.sections[1].page_content
+    assert "You can download invoices from the Billing page." in invoices
+    assert "- PDF invoices\n- CSV exports" in invoices
+
+
+def test_html_never_outputs_script_style_comments_or_head() -> None:
+    parsed = load_document(HTML, "help.html")
+    everything = parsed.text + "".join(s.page_content for s in parsed.sections)
+    assert "secret" not in everything.lower()
+    assert "Refunds take five working days." in everything
+
+
+def test_html_title_falls_back_to_first_h1() -> None:
+    parsed = load_document(b"<html><body><h1>Shipping</h1><p>We ship worldwide.</p>", "s.htm")
+    assert parsed.title == "Shipping"
+    assert parsed.sections[0].metadata["heading_path"] == "Shipping"
+
+
+def test_markdown_sections_front_matter_and_fences() -> None:
+    parsed = load_document(MARKDOWN, "guide.md")
+    paths = [s.metadata["heading_path"] for s in parsed.sections]
+    assert parsed.format == "markdown"
+    assert parsed.title == "Front Matter Title"
+    assert paths == [
+        "",
+        "Getting started",
+        "Getting started > Configuration",
+        "Getting started > Configuration > Advanced",
+    ]
+    assert "front-matter-value" not in parsed.text
+    started = parsed.sections[1].page_content
+    assert "# this is a shell comment, not a heading" in started
+    assert "pip install supportbot" in started
+
+
+def test_markdown_title_from_first_h1_without_front_matter() -> None:
+    parsed = load_document(b"Preface.\n\n# Returns policy\n\nReturn within 30 days.\n", "r.md")
+    assert parsed.title == "Returns policy"
+
+
+def test_text_is_cleaned_and_whole() -> None:
+    raw = "Cafe\u0301 opens at 9.  \n\n\n\n\nClosed\x00 on Sundays.\x07\r\nTabs\tstay.\n"
+    parsed = load_document(raw.encode("utf-8"), "hours.txt")
+    assert parsed.format == "text"
+    assert parsed.text == "Café opens at 9.\n\nClosed on Sundays.\nTabs\tstay."
+    assert parsed.sections[0].metadata["heading_path"] == ""
+    assert parsed.title == "hours"
+
+
+@pytest.mark.parametrize(
+    ("encoded", "name"),
+    [
+        ("\ufeffBOM UTF-8 café".encode(), "a.txt"),
+        ("\ufeffUTF-16 café".encode("utf-16"), "b.txt"),
+        ("\ufeffUTF-32 café".encode("utf-32"), "c.txt"),
+    ],
+)
+def test_text_decodes_utf8_bom_and_utf16_32_with_bom(encoded: bytes, name: str) -> None:
+    parsed = load_document(encoded, name)
+    assert parsed.text.endswith("café")
+    assert not parsed.text.startswith("\ufeff")
+
+
+def test_caller_metadata_merged_but_positions_kept(tmp_path: Path) -> None:
+    data = make_pdf(tmp_path, ["Page one text"])
+    meta = {"document_id": "d1", "tags": ["billing"], "page_number": 99, "title": "Given"}
+    parsed = load_document(data, "m.pdf", metadata=meta)
+    section = parsed.sections[0]
+    assert section.metadata["document_id"] == "d1"
+    assert section.metadata["tags"] == ["billing"]
+    assert section.metadata["page_number"] == 1
+    assert parsed.title == "Given"
+    section.metadata["tags"].append("x")
+    assert meta["tags"] == ["billing"]
+
+
+def test_content_decides_between_text_formats() -> None:
+    page = b"<!DOCTYPE html><html><body><h1>Hi</h1><p>Body text.</p></body></html>"
+    assert detect_format(page, "page.txt") == "html"
+    assert detect_format(b"# One\n\ntext\n\n## Two\n\n- a\n- b\n", "notes") == "markdown"
+    assert detect_format(b"Plain words, nothing else.\n", "notes") == "text"
+    assert detect_format(b"Use <b>bold</b> in markdown.\n", "x.md") == "markdown"
+    assert detect_format(b"MZ-400 manual: press the red button.", "m.txt") == "text"
+    assert detect_format("<!DOCTYPE html><p>Hi</p>".encode("utf-16"), "page") == "html"
+
+
+def test_loaders_are_langchain_loaders(tmp_path: Path) -> None:
+    from langchain_core.document_loaders import BaseLoader
+
+    for cls in (PdfBytesLoader, DocxBytesLoader, HtmlBytesLoader, MarkdownBytesLoader):
+        assert issubclass(cls, BaseLoader)
+    docs = TextBytesLoader(b"hello there", source="x.txt").load()
+    assert docs[0].page_content == "hello there"
+    assert docs[0].metadata["source"] == "x.txt"
+
+
+def test_safe_filename_keeps_base_name() -> None:
+    assert safe_filename("docs/billing guide.md") == "billing guide.md"
+    assert safe_filename("Café.pdf") == "Café.pdf"
+
+
+def test_max_bytes_refused() -> None:
+    with pytest.raises(FileTooLarge) as err:
+        load_document(b"x" * 2048, "big.txt", max_bytes=1024)
+    assert err.value.code == "FILE_TOO_LARGE"
