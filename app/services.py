@@ -16,11 +16,11 @@ from typing import IO, Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
-from loaders.embedding_cache import make_cache
-from loaders.embeddings import embedding_dimension, make_embeddings, max_input_tokens
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from loaders.embedding_cache import make_cache
+from loaders.embeddings import embedding_dimension, make_embeddings, max_input_tokens
 from loaders.errors import ServiceUnavailable
 from loaders.indexing import RECORD_COLLECTION, KnowledgeStore, RecordManager
 from loaders.jobs import IngestionWorker, JobStore

@@ -174,17 +174,16 @@ def index_chunks(
     used as ``index()``'s keys, so callers know every vector id.
     """
     assign_ids(chunks)
-    return dict(
-        index(
-            chunks,
-            record_manager,
-            store,
-            cleanup="scoped_full",
-            source_id_key="document_id",
-            batch_size=batch_size,
-            key_encoder=_own_id,
-        )
+    result = index(
+        chunks,
+        record_manager,
+        store,
+        cleanup="scoped_full",
+        source_id_key="document_id",
+        batch_size=batch_size,
+        key_encoder=_own_id,
     )
+    return {k: int(v) for k, v in result.items()}  # type: ignore[call-overload]
 
 
 def _own_id(doc: Document) -> str:

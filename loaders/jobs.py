@@ -42,7 +42,7 @@ class JobStore:
         self, kind: str, document_id: str, payload: dict[str, Any], node: str, estimate_s: float
     ) -> dict[str, Any]:
         now = utcnow()
-        job = {
+        job: dict[str, Any] = {
             "job_id": str(uuid.uuid4()),
             "kind": kind,
             "document_id": document_id,

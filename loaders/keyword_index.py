@@ -21,7 +21,7 @@ from typing import Any
 from langchain_core.documents import Document
 
 from loaders.errors import InvalidInput, ServiceUnavailable
-from loaders.filters import Filter
+from loaders.filters import Filter, normalize_filter
 from loaders.local_index import filter_values
 
 _SCHEMA = """
@@ -149,12 +149,15 @@ class KeywordIndex:
             return int(self._db.execute("SELECT count(*) FROM docs").fetchone()[0])
 
     def search(self, query: str, k: int, flt: Filter | None = None) -> list[tuple[Document, float]]:
-        """Best ``k`` chunks for ``query`` by BM25 (positive, higher is better)."""
+        """Best ``k`` chunks for ``query`` by BM25 (positive, higher is better).
+
+        ``flt`` is a normal-form filter (a raw mapping is normalised); it is applied in SQL.
+        """
         terms = query_terms(query)
         if not terms or k <= 0:
             return []
         where, params = "", []
-        for field, values in (flt or {}).items():
+        for field, values in normalize_filter(flt).items():
             where += _FIELD.format(marks=",".join("?" * len(values)))
             params += [field, *values]
         with self._lock:

@@ -358,9 +358,7 @@ def options_from_record(record: dict[str, Any], changes: dict[str, Any]) -> Inge
         filename=record["source"]["file_name"],
         document_type=changes.get("document_type") or record["document_type"],
         title=changes.get("title") or record["title"],
-        description=changes.get("description")
-        if changes.get("description") is not None
-        else record.get("description", ""),
+        description=str(changes.get("description") or record.get("description") or ""),
         category=changes.get("category") or record["category"],
         tags=changes["tags"] if changes.get("tags") is not None else record.get("tags", []),
         author=md.get("author", ""),

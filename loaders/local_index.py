@@ -36,7 +36,7 @@ class IndexConfig:
     """Search tuning. ``exact_limit``: filters allowing at most this many vectors go exact."""
 
     hnsw_threshold: int = 20_000
-    exact_limit: int = 30_000
+    exact_limit: int = 20_000
     ef_search: int = 96
     hnsw_m: int = 32
     ef_construction: int = 64

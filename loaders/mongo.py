@@ -96,7 +96,7 @@ def connect(uri: str, *, timeout_ms: int = 3000) -> MongoClient[dict[str, Any]]:
 
 
 # Collections and their indexes, from the seed plan.
-INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
+INDEXES: dict[str, list[tuple[list[tuple[str, str | int]], dict[str, Any]]]] = {
     "knowledge_base_documents": [
         ([("document_id", ASCENDING)], {"unique": True}),
         ([("document_type", ASCENDING), ("category", ASCENDING)], {}),
@@ -117,7 +117,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
 }
 
 # The seed's full-text index; nx-27017 has no text indexes, so it is best-effort there.
-TEXT_INDEXES: dict[str, list[tuple[str, str]]] = {
+TEXT_INDEXES: dict[str, list[tuple[str, str | int]]] = {
     "knowledge_base_documents": [("title", "text"), ("content.processed", "text")],
 }
 

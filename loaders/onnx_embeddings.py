@@ -2,9 +2,9 @@
 
 fp32 sentence-transformers encodes ~29 chunks/s on 2 cores; this backend exports the shipped
 safetensors to ONNX *locally* (never a hub download), quantizes the MatMul weights to int8 per
-channel, and runs it with length-sorted, minimally padded batches: several times faster, with
-vectors within ~0.995 cosine of fp32. The artifact and its quality report are cached under
-``<data_dir>/models/`` so the export (a few seconds) happens once per machine.
+channel, and runs one text per call on a small thread pool: about 4-5x faster, with vectors
+within ~0.994 mean cosine of fp32. The graph and its quality report are cached under
+``<data_dir>/models/``, so the export and check (10-30 s) happen once per machine.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import warnings
@@ -60,11 +61,43 @@ def artifact_dir(model_dir: Path, cache_root: Path) -> Path:
 
 
 def ensure_quantized(model_dir: Path, cache_root: Path) -> QuantizedArtifact:
-    """Return the cached int8 graph for ``model_dir``, exporting and checking it on first use."""
+    """Return the cached int8 graph for ``model_dir``, exporting and checking it on first use.
+
+    A graph this process already built for another cache root (tests and benchmarks use many
+    data dirs) is copied instead of rebuilt.
+    """
     out = artifact_dir(model_dir, cache_root)
+    with _BUILD_LOCK:
+        if not _complete(out):
+            known = _BUILT.get(out.name)
+            if known is not None and _complete(known) and known != out:
+                _copy_artifact(known, out)
+            else:
+                _build(model_dir, out)
+        _BUILT[out.name] = out
+    quality = json.loads((out / "quality.json").read_text())
+    return QuantizedArtifact(out / "model_int8.onnx", quality)
+
+
+_BUILD_LOCK = threading.Lock()
+_BUILT: dict[str, Path] = {}  # artifact key -> a complete artifact directory (this process)
+
+
+def _complete(out: Path) -> bool:
+    return (out / "model_int8.onnx").is_file() and (out / "quality.json").is_file()
+
+
+def _copy_artifact(src: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        for name in ("model_int8.onnx", "quality.json"):  # report last, as in _build
+            shutil.copyfile(src / name, Path(tmp) / name)
+            os.replace(Path(tmp) / name, out / name)
+
+
+def _build(model_dir: Path, out: Path) -> None:
+    """Export, quantize and check into ``out``."""
     onnx_path, report_path = out / "model_int8.onnx", out / "quality.json"
-    if onnx_path.is_file() and report_path.is_file():
-        return QuantizedArtifact(onnx_path, json.loads(report_path.read_text()))
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         fp32_path, int8_path = Path(tmp) / "model.onnx", Path(tmp) / "model_int8.onnx"
@@ -72,11 +105,13 @@ def ensure_quantized(model_dir: Path, cache_root: Path) -> QuantizedArtifact:
         _quantize(fp32_path, int8_path)
         fast = QuantizedEmbeddings(model_dir, int8_path)
         quality = quality_report(reference, fast)
+        fast.close()
         quality.update(recipe=RECIPE, thresholds=QUALITY_THRESHOLDS)
-        os.replace(int8_path, onnx_path)  # atomic: readers never see a half-written graph
-    report_path.write_text(json.dumps(quality, indent=2))
+        (Path(tmp) / "quality.json").write_text(json.dumps(quality, indent=2))
+        # Atomic renames, report last: a reader that sees both files sees complete ones.
+        os.replace(int8_path, onnx_path)
+        os.replace(Path(tmp) / "quality.json", report_path)
     log.info("built int8 embedding graph at %s: %s", onnx_path, quality)
-    return QuantizedArtifact(onnx_path, quality)
 
 
 class _TorchReference(Embeddings):
@@ -145,11 +180,22 @@ def _export_fp32(model_dir: Path, path: Path) -> _TorchReference:
 
 
 def _quantize(src: Path, dst: Path) -> None:
-    """int8 weights per output channel; per-tensor scales cost ~4x more cosine error here."""
+    """int8 weights per output channel; per-tensor scales cost ~8x more cosine error here."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    logging.getLogger("root").setLevel(logging.ERROR)  # ORT nags about pre-processing
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+    root = logging.getLogger()
+    guard = logging.NullHandler()  # ORT logs via logging.warning(), which would basicConfig()
+
+    def not_nagging(record: logging.LogRecord) -> bool:
+        return "pre-processing" not in record.getMessage()
+
+    root.addHandler(guard)
+    root.addFilter(not_nagging)
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.removeFilter(not_nagging)
+        root.removeHandler(guard)
 
 
 class WordPieces:
@@ -215,7 +261,7 @@ class QuantizedEmbeddings(Embeddings):
         self.tokenizer = WordPieces(model_dir, self.max_seq_length)
         self.model_name = model_name or model_dir.name
         self.dimension = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
-        self.workers = workers or len(os.sched_getaffinity(0))
+        self.workers = workers or _usable_cpus()
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-embed")
 
     def _run(self, ids: np.ndarray) -> np.ndarray:
@@ -241,6 +287,10 @@ class QuantizedEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()
 
+    def close(self) -> None:
+        """Stop the worker threads (idle ones cost nothing; this is for tidy shutdowns)."""
+        self._pool.shutdown(wait=True)
+
 
 def model_max_length(model_dir: Path) -> int:
     """Word pieces the model reads (sentence-transformers' ``max_seq_length``, else 256)."""
@@ -248,6 +298,11 @@ def model_max_length(model_dir: Path) -> int:
     if config.is_file():
         return int(json.loads(config.read_text()).get("max_seq_length", 256))
     return 256
+
+
+def _usable_cpus() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; respects CPU limits
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ class KnowledgeBaseRecords:
     def find(self, document_id: str) -> dict[str, Any] | None:
         return self.documents.find_one({"document_id": document_id}, {"_id": 0})
 
-    def list(
+    def list_documents(
         self,
         *,
         document_type: str | None = None,

@@ -219,7 +219,7 @@ def list_documents(
     tag: str | None = None,
     svc: Services = Depends(get_services),
 ) -> JSONResponse:
-    docs, total = svc.kb.records.list(
+    docs, total = svc.kb.records.list_documents(
         document_type=document_type, category=category, tag=tag, page=page, page_size=page_size
     )
     return ok(request, {"documents": docs, "total": total, "page": page, "page_size": page_size})

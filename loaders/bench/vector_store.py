@@ -84,83 +84,87 @@ def _timed(fn: Callable[[int], Any], count: int) -> tuple[list[float], list[Any]
 
 
 def _recall(found: list[list[int]], truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f) & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
+    return float(
+        np.mean([len(set(f) & set(t.tolist())) / len(t) for f, t in zip(found, truth, strict=True)])
+    )
+
+
+def _fill(path: Path, x: np.ndarray, metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """Insert in batches of 2,000, close (snapshot), reopen; returns the timings."""
+    ids = [str(i) for i in range(len(x))]
+    timings, start = {}, time.perf_counter()
+    store = LocalVectorStore(path, _NoEmbeddings(), IndexConfig())
+    for i in range(0, len(x), 2000):
+        batch = slice(i, i + 2000)
+        store.add_embeddings(ids[batch], x[batch], metas[batch], ids[batch])
+    timings["insert_s"] = round(time.perf_counter() - start, 1)
+    timings["insert_per_s"] = round(len(x) / timings["insert_s"])
+    start = time.perf_counter()
+    store.close()
+    timings["close_s"] = round(time.perf_counter() - start, 2)
+    return timings
+
+
+def _searchers(
+    store: LocalVectorStore, x: np.ndarray, q: np.ndarray, flt: dict, mask: np.ndarray, flat: Any
+) -> dict[str, Callable[[int], Any]]:
+    bits = np.packbits(mask, bitorder="little")
+    params = faiss.SearchParameters()
+    params.sel = faiss.IDSelectorBitmap(len(x), faiss.swig_ptr(bits))
+
+    def ours(i: int) -> list[int]:
+        hits = store.similarity_search_by_vector_with_score(q[i], k=10, filter=flt)
+        return [int(d.id or -1) for d, _ in hits]
+
+    def numpy_exact(i: int) -> np.ndarray:
+        s = np.where(mask, x @ q[i], -np.inf)
+        top = np.argpartition(-s, 10)[:10]
+        return top[np.argsort(-s[top])]
+
+    def faiss_flat(i: int) -> Any:
+        _ = bits  # the selector reads this buffer
+        return flat.search(q[i : i + 1], 10, params=params if flt else None)[1][0]
+
+    return {"LocalVectorStore": ours, "numpy exact": numpy_exact, "faiss IndexFlatIP": faiss_flat}
 
 
 def bench_vectors(kind: str, n: int, nq: int, workdir: Path, seed: int = 7) -> dict[str, Any]:
-    """Insert ``n`` vectors, then time searches and baselines per filter."""
+    """Insert ``n`` vectors, then time our searches and the baselines per filter."""
     rng = np.random.default_rng(seed)
     basis = rng.standard_normal((32, DIM), dtype=np.float32) / np.sqrt(32)
     x, q = _vectors(kind, rng, n, basis), _vectors(kind, rng, nq, basis)
     metas, masks = _metadata(rng, n)
-    ids = [str(i) for i in range(n)]
-    store = LocalVectorStore(workdir / kind, _NoEmbeddings(), IndexConfig())
-    start = time.perf_counter()
-    for i in range(0, n, 2000):
-        store.add_embeddings(ids[i : i + 2000], x[i : i + 2000], metas[i : i + 2000], ids[i : i + 2000])
-    insert_s = time.perf_counter() - start
-    start = time.perf_counter()
-    store.close()
-    flush_s = time.perf_counter() - start
+    build = _fill(workdir / kind, x, metas)
     start = time.perf_counter()
     store = LocalVectorStore(workdir / kind, _NoEmbeddings(), IndexConfig())
-    reopen_s = time.perf_counter() - start
+    build["reopen_s"] = round(time.perf_counter() - start, 2)
     flat = faiss.IndexFlatIP(DIM)
     flat.add(x)
-    scores_all = q @ x.T
+    scores = q @ x.T
     rows = []
     for name, flt in FILTERS.items():
-        mask = masks[name]
-        truth = np.argsort(-np.where(mask, scores_all, -np.inf), axis=1)[:, :10]
-
-        def ours(i: int, flt: dict = flt) -> list[int]:
-            hits = store.similarity_search_by_vector_with_score(q[i], k=10, filter=flt)
-            return [int(d.id or -1) for d, _ in hits]
-
-        def numpy_exact(i: int, mask: np.ndarray = mask) -> np.ndarray:
-            s = np.where(mask, x @ q[i], -np.inf)
-            top = np.argpartition(-s, 10)[:10]
-            return top[np.argsort(-s[top])]
-
-        bits = np.packbits(mask, bitorder="little")
-        params = faiss.SearchParameters()
-        params.sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
-
-        def faiss_flat(i: int, p: Any = params if name != "none" else None) -> Any:
-            return flat.search(q[i : i + 1], 10, params=p)[1][0]
-
-        for impl, fn in (("LocalVectorStore", ours), ("numpy exact", numpy_exact)):
+        truth = np.argsort(-np.where(masks[name], scores, -np.inf), axis=1)[:, :10]
+        for impl, fn in _searchers(store, x, q, flt, masks[name], flat).items():
             times, found = _timed(fn, nq)
-            rows.append({"impl": impl, "filter": name, "allowed": int(mask.sum()),
-                         "recall@10": round(_recall(found, truth), 3), **percentiles(times)})  # fmt: skip
-        times, _ = _timed(faiss_flat, nq)
-        rows.append({"impl": "faiss IndexFlatIP", "filter": name, "allowed": int(mask.sum()),
-                     "recall@10": 1.0, **percentiles(times)})  # fmt: skip
+            row = {"impl": impl, "filter": name, "allowed": int(masks[name].sum())}
+            rows.append(row | {"recall@10": round(_recall(found, truth), 3)} | percentiles(times))
     store.close()
-    build = {"insert_s": round(insert_s, 1), "insert_per_s": round(n / insert_s),
-             "flush_s": round(flush_s, 2), "reopen_s": round(reopen_s, 2)}  # fmt: skip
     return {"data": kind, "n": n, "queries": nq, "build": build, "search": rows}
 
 
-def _zipf_texts(rng: np.random.Generator, n: int, words: int) -> tuple[np.ndarray, np.ndarray]:
+def _zipf_texts(rng: np.random.Generator, n: int, words: int) -> np.ndarray:
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    stop = sorted(STOP_WORDS)
     made = {"".join(rng.choice(letters, rng.integers(4, 10))) for _ in range(6000)} - STOP_WORDS
-    vocab = np.array(stop + sorted(made)[: 5000 - len(stop)], dtype=object)
+    vocab = np.array(sorted(STOP_WORDS) + sorted(made)[: 5000 - len(STOP_WORDS)], dtype=object)
     p = 1.0 / np.arange(1, len(vocab) + 1)
-    p /= p.sum()
-    draws = rng.choice(len(vocab), (n, words), p=p)
-    return np.array([" ".join(vocab[row]) for row in draws], dtype=object), p
+    draws = rng.choice(len(vocab), (n, words), p=p / p.sum())
+    return np.array([" ".join(vocab[row]) for row in draws], dtype=object)
 
 
 def bench_keyword(n: int, nq: int, workdir: Path, seed: int = 11) -> dict[str, Any]:
-    """Build a ``n``-chunk BM25 index; time queries exact, filtered and with a postings budget."""
+    """Build an ``n``-chunk BM25 index; time queries exact, filtered and with a budget."""
     rng = np.random.default_rng(seed)
-    texts, p = _zipf_texts(rng, n, 150)
-    vocab_words = np.array(texts[0].split() + [], dtype=object)  # only to keep mypy quiet below
-    del vocab_words
-    vocab = np.array(sorted(STOP_WORDS) + [], dtype=object)
-    del vocab
+    texts = _zipf_texts(rng, n, 150)
     metas = [{"category": f"c{i % 10}"} for i in range(n)]
     index = KeywordIndex(workdir / "keyword.sqlite")
     start = time.perf_counter()
@@ -169,25 +173,97 @@ def bench_keyword(n: int, nq: int, workdir: Path, seed: int = 11) -> dict[str, A
         index.add(ids, texts[i : i + 5000].tolist(), metas[i : i + 5000])
     index.optimize()
     build_s = time.perf_counter() - start
-    words = np.array(" ".join(texts[:200]).split(), dtype=object)
-    queries = []
+    words = " ".join(texts[:200]).split()  # query words follow the corpus frequencies
+    queries: list[str] = []
     while len(queries) < nq:
-        q = " ".join(rng.choice(words, rng.integers(5, 11)))
-        if query_terms(q):
-            queries.append(q)
-    rows, exact_top = [], []
+        query = " ".join(rng.choice(words, rng.integers(5, 11)))
+        queries += [query] if query_terms(query) else []
     pruned = KeywordIndex(workdir / "keyword.sqlite", max_postings=10_000)
     cases: list[tuple[str, KeywordIndex, dict | None]] = [
         ("exact BM25", index, None),
-        ("exact BM25, category filter (10%)", index, {"category": ["c3"]}),
+        ("exact BM25, filter category (10%)", index, {"category": ["c3"]}),
         ("max_postings=10000", pruned, None),
     ]
+    rows: list[dict[str, Any]] = []
+    exact: list[set[str | None]] = []
     for name, kw, flt in cases:
-        times, found = _timed(lambda i, kw=kw, flt=flt: kw.search(queries[i], 10, flt), nq)
-        top = [{d.id for d, _ in hits} for hits in found]
-        exact_top = exact_top or top
-        overlap = np.mean([len(a & b) / max(1, len(b)) for a, b in zip(top, exact_top)])
-        rows.append({"case": name, "top10_overlap_vs_exact": round(float(overlap), 3), **percentiles(times)})
+
+        def search(i: int, kw: KeywordIndex = kw, flt: dict | None = flt) -> set[str | None]:
+            return {d.id for d, _ in kw.search(queries[i], 10, flt)}
+
+        times, top = _timed(search, nq)
+        exact = exact or top
+        overlap = np.mean([len(a & b) / max(1, len(b)) for a, b in zip(top, exact, strict=True)])
+        same = round(float(overlap), 3) if flt is None else None
+        rows.append({"case": name, **percentiles(times), "top10_vs_exact": same})
     index.close()
     pruned.close()
     return {"n": n, "queries": nq, "build_s": round(build_s, 1), "search": rows}
+
+
+def run(n: int, nq: int, kinds: list[str]) -> dict[str, Any]:
+    """All measurements, with enough context to compare runs."""
+    with tempfile.TemporaryDirectory(prefix="supportbot-bench-") as tmp:
+        vectors = [bench_vectors(kind, n, nq, Path(tmp)) for kind in kinds]
+        keyword = bench_keyword(n, nq, Path(tmp))
+    machine = {"threads": faiss.omp_get_max_threads(), "platform": platform.platform()}
+    machine |= {"python": platform.python_version(), "faiss": faiss.__version__}
+    machine |= {"numpy": np.__version__, "sqlite": sqlite3.sqlite_version}
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    return {"date": when, "machine": machine, "vectors": vectors, "keyword": keyword}
+
+
+def to_markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    out = [f"{r['date']}, {m['threads']} threads, faiss {m['faiss']}, SQLite {m['sqlite']}", ""]
+    for v in r["vectors"]:
+        b = v["build"]
+        out += [
+            f"### {v['n']:,} x {DIM}-d vectors, {v['data']}, {v['queries']} queries, k=10",
+            f"Insert {b['insert_s']} s ({b['insert_per_s']:,}/s, SQLite + index), "
+            f"close (snapshot) {b['close_s']} s, reopen {b['reopen_s']} s.",
+            "",
+            "| implementation | filter | allowed | p50 ms | p95 ms | recall@10 |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for s in v["search"]:
+            cells = [
+                s["impl"],
+                s["filter"],
+                f"{s['allowed']:,}",
+                s["p50"],
+                s["p95"],
+                s["recall@10"],
+            ]
+            out.append("| " + " | ".join(str(c) for c in cells) + " |")
+        out.append("")
+    k = r["keyword"]
+    out += [
+        f"### KeywordIndex: {k['n']:,} chunks of ~150 words, {k['queries']} queries of 5-10 words",
+        f"Build {k['build_s']} s (including optimize).",
+        "",
+        "| case | p50 ms | p95 ms | top-10 overlap with exact |",
+        "|---|---:|---:|---:|",
+    ]
+    for s in k["search"]:
+        same = "-" if s["top10_vs_exact"] is None else s["top10_vs_exact"]
+        out.append(f"| {s['case']} | {s['p50']} | {s['p95']} | {same} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="vectors and keyword chunks")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--data", choices=["uniform", "low-rank", "both"], default="both")
+    parser.add_argument("--json", help="also write the result as JSON here")
+    args = parser.parse_args()
+    kinds = ["uniform", "low-rank"] if args.data == "both" else [args.data]
+    result = run(args.n, args.queries, kinds)
+    print(to_markdown(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -43,7 +43,9 @@ def test_interrupted_jobs_resume_or_fail_after_restart(svc: Services) -> None:
     good = old.submit_file(b"# Resume\n\nJobs resume after a restart.", IngestOptions("r.md"))
     lost = old.submit_file(b"# Lost\n\nThis upload vanished.", IngestOptions("lost.md"))
     (old.staging / lost["job_id"]).unlink()
-    mid = old.submit_file(b"# Mid\n\nThis job was half done when the server died.", IngestOptions("mid.md"))
+    mid = old.submit_file(
+        b"# Mid\n\nThis job was half done when the server died.", IngestOptions("mid.md")
+    )
     svc.jobs.start(mid["job_id"])  # it was running when the process died
     for job in (good, lost, mid):
         assert svc.jobs.get(job["job_id"])["status"] == "processing"
@@ -65,7 +67,9 @@ def test_interrupted_jobs_resume_or_fail_after_restart(svc: Services) -> None:
 
 def test_job_interrupted_too_often_is_abandoned(svc: Services) -> None:
     w = IngestionWorker(svc.kb, svc.jobs, svc.worker.staging, node=svc.worker.node, max_attempts=1)
-    job = w.submit_file(b"# Crashy\n\nThis job crashed the server twice.", IngestOptions("crashy.md"))
+    job = w.submit_file(
+        b"# Crashy\n\nThis job crashed the server twice.", IngestOptions("crashy.md")
+    )
     svc.jobs.start(job["job_id"])  # attempt 1 died
     w.run_job(job["job_id"])  # attempt 2 exceeds max_attempts
     done = svc.jobs.get(job["job_id"])

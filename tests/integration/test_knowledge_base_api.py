@@ -40,7 +40,7 @@ HTML = b"""<!doctype html><html><head><title>Webhook guide</title>
 
 @pytest.fixture(scope="module")
 def svc(mongo: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    services = make_services(tmp_path_factory.mktemp("kb"), mongo.uri, max_upload_mb=0.5)
+    services = make_services(tmp_path_factory.mktemp("kb"), mongo.uri, max_upload_mb=2)
     yield services
     services.close()
 

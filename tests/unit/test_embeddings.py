@@ -216,19 +216,23 @@ def test_int8_is_safe_for_concurrent_callers(fast: Embeddings) -> None:
 def test_int8_artifact_is_reused_and_failures_fall_back_to_fp32(
     fast: Embeddings,
     data_dir: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from loaders import onnx_embeddings
     from loaders.tokens import default_model_dir
 
-    graphs = {p: p.stat().st_mtime_ns for p in (data_dir / "models").rglob("*.onnx")}
-    built = ensure_quantized(default_model_dir(), data_dir / "models")
-    assert built.passed and built.path in graphs  # the cached graph, not a rebuild
-    assert {p: p.stat().st_mtime_ns for p in graphs} == graphs
-
     def broken(*_: Any) -> Any:
         raise RuntimeError("export failed")
+
+    graphs = {p: p.stat().st_mtime_ns for p in (data_dir / "models").rglob("*.onnx")}
+    monkeypatch.setattr(onnx_embeddings, "_build", broken)  # any rebuild would now fail
+    built = ensure_quantized(default_model_dir(), data_dir / "models")
+    assert built.passed and built.path in graphs
+    assert {p: p.stat().st_mtime_ns for p in graphs} == graphs
+    copied = ensure_quantized(default_model_dir(), tmp_path / "other-data-dir")
+    assert copied.path.read_bytes() == built.path.read_bytes() and copied.passed
 
     monkeypatch.setattr(onnx_embeddings, "ensure_quantized", broken)
     with caplog.at_level(logging.WARNING, logger="loaders.embeddings"):

@@ -18,7 +18,6 @@ from loaders.parsers import (
 from loaders.sniff import detect_format, safe_filename
 from tests.files import make_docx, make_pdf
 
-
 HTML = b"""<!DOCTYPE html>
 <html><head><title>Help Centre</title>
 <meta name="description" content="secret meta description">

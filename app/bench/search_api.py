@@ -1,6 +1,6 @@
 """The whole ``/search`` route over HTTP at 100k chunks: embed + hybrid + fetch, concurrency 1.
 
-``python -m loaders.bench.search_api [--n 100000]``: fills a data dir with synthetic chunks
+``python -m app.bench.search_api [--n 100000]``: fills a data dir with synthetic chunks
 (random unit vectors, support-like texts), starts ``supportbot serve`` on it in a subprocess and
 times distinct queries (no cache hits) with and without a metadata filter.
 """
@@ -21,16 +21,75 @@ from typing import Any
 import httpx
 import numpy as np
 
-from loaders.bench.common import bench_services, percentiles
+from app.bench.common import bench_services
+from loaders.bench.common import percentiles
 from loaders.mongo import free_port
 
-WORDS = (
-    "invoice refund seat plan billing workspace project board task mobile app login "
-    "password reset token webhook slack calendar github zapier export import csv trello "
-    "asana guest admin role member notification email sync offline error timeout limit "
-    "rate api key sso saml scim vat receipt card payment failed retry proration upgrade "
-    "downgrade annual monthly trial cancel delete archive restore backup gdpr retention"
-).split()
+WORDS = tuple(
+    [
+        "invoice",
+        "refund",
+        "seat",
+        "plan",
+        "billing",
+        "workspace",
+        "project",
+        "board",
+        "task",
+        "mobile",
+        "app",
+        "login",
+        "password",
+        "reset",
+        "token",
+        "webhook",
+        "slack",
+        "calendar",
+        "github",
+        "zapier",
+        "export",
+        "import",
+        "csv",
+        "trello",
+        "asana",
+        "guest",
+        "admin",
+        "role",
+        "member",
+        "notification",
+        "email",
+        "sync",
+        "offline",
+        "error",
+        "timeout",
+        "limit",
+        "rate",
+        "api",
+        "key",
+        "sso",
+        "saml",
+        "scim",
+        "vat",
+        "receipt",
+        "card",
+        "payment",
+        "failed",
+        "retry",
+        "proration",
+        "upgrade",
+        "downgrade",
+        "annual",
+        "monthly",
+        "trial",
+        "cancel",
+        "delete",
+        "archive",
+        "restore",
+        "backup",
+        "gdpr",
+        "retention",
+    ]
+)
 TYPES = ("faq", "sop", "module", "general")
 
 

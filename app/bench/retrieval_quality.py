@@ -1,6 +1,6 @@
 """Retrieval quality on the labelled set over the sample KB: dense vs BM25 vs hybrid.
 
-``python -m loaders.bench.retrieval_quality [--backend quantized|torch] [--sweep]``
+``python -m app.bench.retrieval_quality [--backend quantized|torch] [--sweep]``
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.bench.common import bench_services
 from evals.metrics import hit_at_k, mean, mrr_at_k, ndcg_at_k, recall_at_k
-from loaders.bench.common import bench_services
 
 DATASET = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "retrieval.jsonl"
 MODES = ("dense", "keyword", "hybrid")

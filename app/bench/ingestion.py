@@ -1,6 +1,6 @@
 """End-to-end ingestion throughput on a generated corpus, split by stage, vs an fp32 baseline.
 
-``python -m loaders.bench.ingestion [--chunks 2000]``: generates Markdown help articles whose
+``python -m app.bench.ingestion [--chunks 2000]``: generates Markdown help articles whose
 sections are ~190 word pieces, ingests them through ``KnowledgeBase.ingest`` (parse, chunk,
 embed, local store + keyword index + record manager + MongoDB records) and compares with plain
 sentence-transformers fp32 encoding of the same chunk texts, measured in the same run.
@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from loaders.bench.common import bench_services
+from app.bench.common import bench_services
 
 SUBJECTS = [
     "invoice",

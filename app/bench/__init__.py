@@ -1,0 +1,1 @@
+"""Service-level benchmarks (`make bench`): whole stacks and HTTP routes."""
