@@ -35,7 +35,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 bench: venv
-	$(BIN)/python -m loaders.bench.all --out docs/benchmarks.md
+	$(BIN)/python -m app.bench.all --out docs/benchmarks.md
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -91,8 +91,18 @@ def start_mongo(settings: Settings) -> tuple[str, EmbeddedMongo | None]:
     if settings.mongodb_uri:
         return settings.mongodb_uri, None
     server = EmbeddedMongo(settings.data_dir / "mongo" / "supportbot.db").start()
+    # Written so an operator (or mongosh) can find the embedded server's random port.
+    (settings.data_dir / "mongo-port").write_text(str(server.port))
     log.info("embedded MongoDB (nx-27017) on %s", server.uri)
     return server.uri, server
+
+
+def make_reranker(settings: Settings) -> Any | None:
+    if not settings.reranker_model_path:
+        return None
+    from loaders.rerank import CrossEncoderReranker
+
+    return CrossEncoderReranker(settings.reranker_model_path)
 
 
 def build_services(settings: Settings, *, start_worker: bool = True) -> Services:
@@ -133,7 +143,9 @@ def build_services(settings: Settings, *, start_worker: bool = True) -> Services
             keyword,
             embeddings,
             alpha=settings.hybrid_alpha,
+            bm25_k=settings.hybrid_bm25_k,
             limits=SearchLimits(settings.max_top_k, settings.max_query_chars),
+            reranker=make_reranker(settings),
         )
     except BaseException:
         if mongo_server:

@@ -38,6 +38,7 @@ class SearchHit:
     relevance_score: float
     dense_score: float = 0.0
     keyword_score: float = 0.0
+    rerank_score: float | None = None
     highlights: list[str] = field(default_factory=list)
 
     def as_result(self) -> dict[str, Any]:
@@ -85,7 +86,7 @@ class HybridSearcher:
         embeddings: Embeddings,
         *,
         alpha: float = 0.75,
-        bm25_k: float = 8.0,
+        bm25_k: float = 16.0,
         limits: SearchLimits | None = None,
         reranker: Any | None = None,
     ) -> None:

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     max_top_k: int = 50
     max_query_chars: int = 1000
     hybrid_alpha: float = Field(default=0.75, description="Weight of dense vs BM25 in fusion.")
+    hybrid_bm25_k: float = Field(
+        default=16.0, description="BM25 saturation: bm25 / (bm25 + k); tuned on the labelled set."
+    )
     reranker_model_path: Path | None = None
 
     @property

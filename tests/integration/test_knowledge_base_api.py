@@ -301,3 +301,59 @@ def test_unknown_job_and_document_are_404(client: TestClient) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == "JOB_NOT_FOUND"
     r = client.get("/api/v1/knowledge-base/documents/00000000-0000-0000-0000-000000000000")
     assert r.status_code == 404 and r.json()["error"]["code"] == "DOCUMENT_NOT_FOUND"
+
+
+def test_chunked_upload_over_limit_is_cut_off(client: TestClient, svc: Services) -> None:
+    """No Content-Length (chunked transfer): the body is refused once it passes the limit."""
+    limit = svc.settings.max_upload_bytes
+    sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        boundary = b"--XyZ\r\n"
+        yield boundary + b'Content-Disposition: form-data; name="file"; filename="big.txt"\r\n\r\n'
+        while sent < limit * 3:
+            sent += 64 * 1024
+            yield b"a" * 64 * 1024
+        yield b"\r\n--XyZ--\r\n"
+
+    before = counts(svc)
+    r = client.post(
+        "/api/v1/knowledge-base/documents/ingest",
+        content=body(),
+        headers={"content-type": "multipart/form-data; boundary=XyZ"},
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "FILE_TOO_LARGE"
+    assert counts(svc) == before
+
+
+def test_embeddings_generate_and_models(client: TestClient) -> None:
+    r = client.post("/api/v1/embeddings/generate", json={"texts": ["reset my password", "hi"]})
+    assert r.status_code == 200, r.text
+    out = r.json()["data"]["embeddings"]
+    assert [e["dimension"] for e in out] == [384, 384]
+    assert abs(sum(x * x for x in out[0]["vector"]) - 1.0) < 1e-3
+    assert out[0]["model"] == "huggingface/all-MiniLM-L6-v2"
+    assert out[0]["vector"] != out[1]["vector"]
+    models = client.get("/api/v1/embeddings/models").json()["data"]["models"]
+    active = [m for m in models if m.get("active")]
+    assert len(active) == 1 and active[0]["dimension"] == 384
+    assert {"model_id", "provider", "dimension", "max_sequence_length", "cost"} <= set(models[0])
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"texts": []}, "EMPTY_TEXTS"),
+        ({"texts": [" "]}, "EMPTY_TEXT"),
+        ({"texts": ["x" * 9000]}, "TEXT_TOO_LONG"),
+        ({"texts": ["a"] * 300}, "TOO_MANY_TEXTS"),
+        ({"texts": ["a"], "model": "text-embedding-ada-002"}, "MODEL_NOT_AVAILABLE"),
+        ({"texts": ["a"], "batch_size": 0}, "BATCH_SIZE_OUT_OF_RANGE"),
+    ],
+)
+def test_embeddings_bad_input(client: TestClient, body: dict[str, Any], code: str) -> None:
+    r = client.post("/api/v1/embeddings/generate", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == code

@@ -1,0 +1,131 @@
+"""``make bench``: every benchmark in one run, written to docs/benchmarks.md with date and machine.
+
+Each figure sits next to its baseline measured in the same run (fp32 sentence-transformers for
+ingestion and embeddings, numpy / faiss flat for vector search, dense-only and BM25-only for
+retrieval quality).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+TARGETS = """Targets (issue 2): ingestion >= 2.5x the fp32 baseline end to end with retrieval
+quality within 1 point of fp32; vector search p95 <= 5 ms at 100k with and without a
+filter; the whole `/search` route p95 <= 40 ms over HTTP at concurrency 1."""
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}"
+    )
+
+
+def ingestion_md(r: dict[str, Any]) -> str:
+    stages = "\n".join(f"| {k} | {v} |" for k, v in r["stage_seconds"].items())
+    return f"""## Ingestion end to end
+
+{r["documents"]} generated Markdown articles, {r["chunks"]} chunks of ~200 word pieces, through
+`KnowledgeBase.ingest` (parse, chunk, embed, local store + BM25 + record manager, MongoDB
+records on embedded nx-27017).
+
+| measure | value |
+|---|---|
+| end to end | **{r["chunks_per_s"]} chunks/s** ({r["seconds"]} s in all) |
+| baseline: fp32 sentence-transformers encode only, same chunks and run | \
+{r["fp32_baseline_chunks_per_s"]} chunks/s |
+| speed-up end to end over the baseline | **{r["speedup"]}x** |
+
+| stage | seconds |
+|---|---|
+{stages}
+"""
+
+
+def quality_md(results: list[dict[str, Any]]) -> str:
+    rows = []
+    for r in results:
+        for mode, m in r["modes"].items():
+            rows.append(
+                f"| {r['backend']} | {mode} | {m['hit@5']:.3f} | {m['mrr@10']:.3f} | "
+                f"{m['recall@5']:.3f} | {m['ndcg@10']:.3f} |"
+            )
+    n = results[0]["questions"]
+    return f"""## Retrieval quality (labelled set, sample KB)
+
+{n} questions in `evals/datasets/retrieval.jsonl` over the {results[0]["chunks"]} chunks of the
+sample knowledge base; document-level metrics. `quantized` is the int8 ONNX model used by
+default, `torch` the fp32 reference.
+
+| embeddings | retrieval | hit@5 | MRR@10 | recall@5 | nDCG@10 |
+|---|---|---|---|---|---|
+{chr(10).join(rows)}
+"""
+
+
+def search_md(r: dict[str, Any]) -> str:
+    a, b = r["route_ms"], r["route_filtered_ms"]
+    return f"""## `/search` over HTTP at {r["chunks"]:,} chunks
+
+`supportbot serve` in a subprocess on the embedded store filled with {r["chunks"]:,} synthetic
+chunks; {r["queries"]} distinct queries each (no cache hits), concurrency 1, client-side time.
+
+| request | p50 ms | p95 ms | mean ms |
+|---|---|---|---|
+| hybrid, no filter | {a["p50"]} | **{a["p95"]}** | {a["mean"]} |
+| hybrid, document_type + category filter | {b["p50"]} | **{b["p95"]}** | {b["mean"]} |
+"""
+
+
+def main() -> None:
+    from app.bench import ingestion, retrieval_quality, search_api
+    from loaders.bench import embeddings, vector_store
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="docs/benchmarks.md")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    n_vec, n_chunks, n_emb = (5_000, 300, 200) if args.quick else (100_000, 2000, 2000)
+    parts: dict[str, Any] = {}
+    print("vector store...", flush=True)
+    parts["vector_store"] = vector_store.run(n_vec, 200, ["low-rank", "uniform"])
+    print("embeddings...", flush=True)
+    parts["embeddings"] = embeddings.run(n_emb, Path("var"))
+    print("ingestion...", flush=True)
+    parts["ingestion"] = ingestion.run(n_chunks)
+    print("retrieval quality...", flush=True)
+    parts["quality"] = [retrieval_quality.run(b) for b in ("quantized", "torch")]
+    print("search route...", flush=True)
+    parts["search"] = search_api.run(n_vec, 300)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    doc = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            f"Measured {now} on {machine()} by `make bench` (`python -m app.bench.all`).",
+            "The machine may be shared; baselines are measured in the same run for that reason.",
+            "",
+            TARGETS,
+            "",
+            ingestion_md(parts["ingestion"]),
+            embeddings.to_markdown(parts["embeddings"]),
+            quality_md(parts["quality"]),
+            vector_store.to_markdown(parts["vector_store"]),
+            search_md(parts["search"]),
+        ]
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(doc)
+    Path(args.out).with_suffix(".json").write_text(json.dumps(parts, indent=2, default=str))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
