@@ -1,0 +1,58 @@
+"""Per-request settings of the chat graph, read from ``config["configurable"]``.
+
+One class, as in LangChain's retrieval-agent template: every knob a prompt engineer may turn in
+the playground or an eval run (``--set key=value``) is a field here, with its default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig, ensure_config
+
+
+@dataclass(kw_only=True)
+class Configuration:
+    """How one chat turn runs."""
+
+    model: str = field(
+        default="extractive",
+        metadata={"description": "Chat model as 'provider/model': extractive, "
+                  "azure_openai/<deployment>, bedrock/<model id>, openai/<model>."},
+    )
+    fallback_model: str | None = field(
+        default=None, metadata={"description": "Secondary provider tried after retries fail."}
+    )
+    temperature: float = field(default=0.1, metadata={"description": "Sampling temperature."})
+    max_tokens: int = field(default=512, metadata={"description": "Answer token budget."})
+    top_k: int = field(default=5, metadata={"description": "Passages retrieved per turn."})
+    min_relevance_score: float = field(
+        default=0.45, metadata={"description": "Passages below this fused score are ignored."}
+    )
+    filters: dict[str, Any] | None = field(
+        default=None, metadata={"description": "Metadata filter for retrieval."}
+    )
+    prompt_version: str | None = field(
+        default=None, metadata={"description": "Prompt template version; None uses the active one."}
+    )
+    history_window: int = field(
+        default=6, metadata={"description": "Past messages given to the model."}
+    )
+    mask_pii: bool = field(
+        default=True, metadata={"description": "Mask PII in the question instead of refusing."}
+    )
+    check_injection: bool = field(default=True, metadata={"description": "Input guardrail."})
+    check_toxicity: bool = field(default=True, metadata={"description": "Input guardrail."})
+    check_groundedness: bool = field(default=True, metadata={"description": "Output guardrail."})
+    max_input_chars: int = field(default=4000, metadata={"description": "Seed: 4000."})
+    max_output_chars: int = field(default=2000, metadata={"description": "Seed: 2000."})
+    session_id: str | None = field(default=None, metadata={"description": "Chat session."})
+    user_id: str | None = field(default=None, metadata={"description": "Set by the server."})
+
+    @classmethod
+    def from_runnable_config(cls, config: RunnableConfig | None = None) -> Configuration:
+        """Build from ``config["configurable"]``, ignoring keys that are not fields."""
+        configurable = ensure_config(config).get("configurable") or {}
+        names = {f.name for f in fields(cls) if f.init}
+        return cls(**{k: v for k, v in configurable.items() if k in names})
