@@ -31,6 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = f"http://{host}:{port}"
     print(f"supportbot starting on {base}", flush=True)
     print(f"  API docs:   {base}/docs", flush=True)
+    print(f"  Playground: {base}/chat/playground/", flush=True)
     print(f"  Search API: {base}/api/v1/knowledge-base/search", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
     return 0
@@ -77,10 +78,10 @@ class Summary:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from app.services import build_services
     from loaders.errors import SupportbotError
     from loaders.sample import options_for, read_manifest
     from loaders.settings import get_settings
+    from loaders.stack import build_services
 
     files = list(iter_files(args.paths))
     missing = [str(f) for f in files if not f.is_file()]

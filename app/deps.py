@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import Request
 
-from app.services import Services
 from loaders.errors import ServiceUnavailable
+from loaders.stack import Services
 
 
 def get_services(request: Request) -> Services:

@@ -14,9 +14,12 @@ from starlette.responses import Response
 
 from app.envelope import install_error_handlers, request_id
 from app.limits import BodySizeLimit
-from app.routers import embeddings, health, knowledge_base
-from app.services import Services, build_services
+from app.routers import chat, embeddings, health, knowledge_base
+from app.routers.langserve_chat import mount_langserve
+from chains.chat import ChatService
+from chains.resources import resources_from_stack, set_resources
 from loaders.settings import Settings, get_settings
+from loaders.stack import Services, build_services
 
 log = logging.getLogger(__name__)
 JSON_BODY_LIMIT = 1024 * 1024
@@ -47,12 +50,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services or build_services(settings)
         app.state.services = svc
+        app.state.chat = ChatService(
+            svc.db,
+            session_ttl_seconds=settings.session_ttl_seconds,
+            history_window=settings.max_history_length,
+        )
+        set_resources(resources_from_stack(svc))
         if settings.ingest_sample_kb and services is None:
             threading.Thread(target=ingest_sample_kb_once, args=(svc,), daemon=True).start()
         try:
             yield
         finally:
             app.state.services = None
+            app.state.chat = None
+            set_resources(None)
             if services is None:
                 svc.close()
 
@@ -71,8 +82,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
     app.add_middleware(BaseHTTPMiddleware, dispatch=_request_id_middleware)
-    for router in (health.router, knowledge_base.router, embeddings.router):
+    for router in (health.router, knowledge_base.router, embeddings.router, chat.router):
         app.include_router(router)
+    mount_langserve(app)
     return app
 
 

@@ -18,8 +18,10 @@ class Configuration:
 
     model: str = field(
         default="extractive",
-        metadata={"description": "Chat model as 'provider/model': extractive, "
-                  "azure_openai/<deployment>, bedrock/<model id>, openai/<model>."},
+        metadata={
+            "description": "Chat model as 'provider/model': extractive, "
+            "azure_openai/<deployment>, bedrock/<model id>, openai/<model>."
+        },
     )
     fallback_model: str | None = field(
         default=None, metadata={"description": "Secondary provider tried after retries fail."}

@@ -6,11 +6,11 @@ it, and pydantic refuses ``typing.TypedDict`` on Python < 3.12.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 Route = Literal["retrieve", "refuse", "handoff"]
 Verdict = Literal["pass", "retry", "fallback", "dont_know"]
@@ -63,6 +63,7 @@ class ChatOutput(TypedDict):
     usage: Usage
     timings: dict[str, float]
     escalation: NotRequired[dict[str, Any] | None]
+    message: NotRequired[BaseMessage]
 
 
 class ChatState(TypedDict, total=False):
@@ -77,6 +78,8 @@ class ChatState(TypedDict, total=False):
     retrieval_confidence: float
     answer: str
     draft_model: str
+    system_prompt: str
+    message: BaseMessage
     attempts: int
     verdict: Verdict
     sources: list[Source]

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     azure_openai_deployment: str = "gpt-4"
     azure_embedding_deployment: str = "text-embedding-ada-002"
 
+    # OpenAI-compatible chat (OpenAI, vLLM, Ollama, llama.cpp server, LM Studio)
+    openai_base_url: str | None = Field(
+        default=None, description="e.g. http://localhost:11434/v1; unset means api.openai.com."
+    )
+    openai_api_key: str | None = None
+
     # AWS Bedrock
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
@@ -86,6 +92,13 @@ class Settings(BaseSettings):
     default_chunk_size: int = 200
     default_chunk_overlap: int = 30
     min_chunk_tokens: int = 5
+
+    # Chat
+    session_ttl_seconds: int = Field(
+        default=3600, description="Idle time before a session expires."
+    )
+    max_history_length: int = Field(default=10, description="Messages of history kept per turn.")
+    company_name: str = Field(default="our company", description="Used in prompts.")
 
     # Search
     default_top_k: int = 5

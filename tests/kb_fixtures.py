@@ -10,8 +10,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.services import Services, build_services
 from loaders.settings import Settings
+from loaders.stack import Services, build_services
 
 
 def make_settings(data_dir: Path, mongo_uri: str, **overrides: Any) -> Settings:

@@ -12,8 +12,8 @@ from typing import Any
 @contextmanager
 def bench_services(data_dir: Path | None = None, **overrides: Any) -> Iterator[Any]:
     """A full service stack on embedded parts in a temporary data dir (no worker thread)."""
-    from app.services import build_services
     from loaders.settings import Settings
+    from loaders.stack import build_services
 
     with tempfile.TemporaryDirectory(prefix="supportbot-bench-") as tmp:
         values: dict[str, Any] = {

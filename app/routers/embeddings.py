@@ -7,13 +7,13 @@ import time
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from loaders.embeddings import list_models
 from pydantic import BaseModel, Field
 
 from app.deps import current_user, get_services
 from app.envelope import ok
-from app.services import Services
+from loaders.embeddings import list_models
 from loaders.errors import InvalidInput
+from loaders.stack import Services
 
 router = APIRouter(prefix="/api/v1/embeddings", tags=["embeddings"])
 MAX_TEXTS = 256

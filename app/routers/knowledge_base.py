@@ -13,11 +13,11 @@ from pydantic import BaseModel, Field
 
 from app.deps import get_services, require_admin
 from app.envelope import ok
-from app.services import Services
 from loaders.errors import DocumentRejected, FileTooLarge, InvalidInput, SupportbotError
 from loaders.knowledge_base import IngestOptions, options_from_record
 from loaders.records import utcnow
 from loaders.sniff import detect_format
+from loaders.stack import Services
 
 router = APIRouter(prefix="/api/v1/knowledge-base", tags=["knowledge-base"])
 

@@ -1,28 +1,41 @@
-"""Azure OpenAI / OpenAI HTTP emulator on loopback: the embeddings route, deterministic vectors.
+"""Azure OpenAI / OpenAI HTTP emulator on loopback: embeddings and chat completions.
 
 The real ``openai`` SDK (and langchain-openai on top of it) talks to this over HTTP. Routes are
-a table of (method, path pattern, handler), so chat completions can be added as one more entry:
-``POST /openai/deployments/{deployment}/embeddings?api-version=...`` (Azure, ``api-key``
-header) and ``POST /v1/embeddings`` (OpenAI, ``Authorization: Bearer``). Vectors are derived
-from a hash of each input and are deliberately *not* unit length, so tests can see that our
-code normalises them.
+a table of (method, path pattern, handler): ``POST /openai/deployments/{deployment}/...``
+(Azure, ``api-key`` header, ``api-version`` required) and ``POST /v1/...`` (OpenAI,
+``Authorization: Bearer``), each for ``embeddings`` and ``chat/completions``.
+
+Embedding vectors are derived from a hash of each input and are deliberately *not* unit
+length, so tests can see that our code normalises them. Chat answers are deterministic
+(``"<model> says: <last user message>"``), plain or streamed as SSE (with a usage chunk when
+``stream_options.include_usage``); ``script(model, ...)`` queues behaviours per deployment or
+model (429 with Retry-After, 5xx, 400, a slow answer past the client's timeout, a chosen text)
+that are used up one request at a time, before the default answer resumes. Slow answers wait
+outside the emulator's lock, so other requests are served meanwhile.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import math
 import re
+import threading
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
-from tests.emulators import ApiError, JsonApiEmulator, RecordedRequest
+from tests.emulators import ApiError, JsonApiEmulator, RecordedRequest, _Handler, _Listener
 
 DIMENSIONS = {"text-embedding-ada-002": 1536, "text-embedding-3-small": 1536,
               "text-embedding-3-large": 3072}  # fmt: skip
 MAX_INPUTS = 2048
+ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 RouteHandler = Callable[[dict[str, Any], dict[str, str]], Any]
 
 
@@ -48,8 +61,110 @@ def _inputs(body: dict[str, Any]) -> list[Any]:
     return raw
 
 
+@dataclass(frozen=True)
+class Behaviour:
+    """What the next chat request for a model gets; build with the helpers below."""
+
+    status: int = 200
+    text: str | None = None  # None: the deterministic echo
+    delay: float = 0.0  # seconds before the response starts
+    token_delay: float = 0.0  # seconds between streamed chunks
+    retry_after: float | None = None
+
+
+def answer(text: str | None = None, *, token_delay: float = 0.0) -> Behaviour:
+    return Behaviour(text=text, token_delay=token_delay)
+
+
+def rate_limited(retry_after: float | None = 0.05) -> Behaviour:
+    """429 with ``Retry-After`` (whole seconds, rounded up) and ``retry-after-ms``."""
+    return Behaviour(status=429, retry_after=retry_after)
+
+
+def server_error(status: int = 500) -> Behaviour:
+    return Behaviour(status=status)
+
+
+def bad_request() -> Behaviour:
+    return Behaviour(status=400)
+
+
+def slow(delay: float, text: str | None = None) -> Behaviour:
+    """A normal answer that starts only after ``delay`` seconds (past a short client timeout)."""
+    return Behaviour(text=text, delay=delay)
+
+
+@dataclass
+class Reply:
+    """A response the handler writes itself: JSON or SSE events, extra headers, delays."""
+
+    status: int
+    body: Any = None
+    events: list[Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    token_delay: float = 0.0
+
+    def payload(self) -> list[bytes]:
+        if self.events is None:
+            return [json.dumps(self.body).encode()]
+        return [f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n".encode()
+                for e in [*self.events, "[DONE]"]]  # fmt: skip
+
+
+class _ChatHandler(_Handler):
+    """The shared handler, plus ``Reply`` answers (SSE, headers, delays outside the lock)."""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body: Any = json.loads(raw) if raw else {}
+        except ValueError:
+            body = raw.decode(errors="replace")
+        request = RecordedRequest(
+            self.command, unquote(url.path), self.server.name, body,
+            parse_qs(url.query, keep_blank_values=True), dict(self.headers.items()), len(raw),
+        )  # fmt: skip
+        status, payload = self.server.emulator.dispatch(request)
+        reply = payload if isinstance(payload, Reply) else Reply(status, payload)
+        try:
+            self._write(reply)
+        except OSError:  # the client gave up (its timeout): nothing left to do
+            self.close_connection = True
+
+    do_POST = do_GET
+
+    def _write(self, reply: Reply) -> None:
+        emulator = self.server.emulator
+        assert isinstance(emulator, OpenAIEmulator)
+        closing = emulator.closing
+        if reply.delay and closing.wait(reply.delay):
+            self.close_connection = True
+            return
+        parts = reply.payload()
+        self.send_response(reply.status)
+        stream = reply.events is not None
+        self.send_header("Content-Type", "text/event-stream" if stream else "application/json")
+        self.send_header("Content-Length", str(sum(len(p) for p in parts)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        for i, part in enumerate(parts):
+            if i and reply.token_delay and closing.wait(reply.token_delay):
+                return
+            self.wfile.write(part)
+            self.wfile.flush()
+
+
+class _ChatListener(_Listener):
+    def __init__(self, emulator: JsonApiEmulator, name: str | None) -> None:
+        super().__init__(emulator, name)
+        self.RequestHandlerClass = _ChatHandler  # nobody knows the port yet
+
+
 class OpenAIEmulator(JsonApiEmulator):
-    """``with OpenAIEmulator(api_key="k") as emu: AzureOpenAIEmbeddings(azure_endpoint=emu.url)``.
+    """``with OpenAIEmulator(api_key="k") as emu: AzureChatOpenAI(azure_endpoint=emu.url)``.
 
     ``requests`` (from ``JsonApiEmulator``) records every call for assertions.
     """
@@ -57,13 +172,38 @@ class OpenAIEmulator(JsonApiEmulator):
     def __init__(self, api_key: str | None = None) -> None:
         super().__init__()
         self.api_key = api_key  # None accepts any non-empty key
+        self.closing = threading.Event()
+        self.scripts: dict[str, deque[Behaviour]] = {}
+        deployment = r"/openai/deployments/(?P<model>[^/]+)"
         self.routes: list[tuple[str, re.Pattern[str], RouteHandler]] = [
-            ("POST", re.compile(r"/openai/deployments/(?P<model>[^/]+)/embeddings"), self.embed),
+            ("POST", re.compile(deployment + "/embeddings"), self.embed),
             ("POST", re.compile(r"/v1/embeddings"), self.embed),
+            ("POST", re.compile(deployment + "/chat/completions"), self.chat),
+            ("POST", re.compile(r"/v1/chat/completions"), self.chat),
         ]
 
     def __enter__(self) -> OpenAIEmulator:
-        return super().__enter__()  # type: ignore[no-any-return]
+        self.closing.clear()
+        self._listeners[None] = _ChatListener(self, None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closing.set()  # wakes slow answers so their threads end with us
+        super().__exit__(*exc)
+
+    def listen(self, name: str) -> str:
+        self._listeners[name] = _ChatListener(self, name)
+        return self._listeners[name].url
+
+    def script(self, model: str, *behaviours: Behaviour) -> None:
+        """Queue behaviours for the next chat requests to ``model`` (deployment or model name)."""
+        with self._lock:
+            self.scripts.setdefault(model, deque()).extend(behaviours)
+
+    def chat_requests(self, model: str | None = None) -> list[RecordedRequest]:
+        """Chat completion requests, optionally only those for ``model``."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")
+                and model in (None, _model_of(r))]  # fmt: skip
 
     def answer(self, request: RecordedRequest) -> tuple[int, Any]:
         azure = request.path.startswith("/openai/")
@@ -97,3 +237,76 @@ class OpenAIEmulator(JsonApiEmulator):
         tokens = sum(len(str(x).split()) for x in inputs)
         return {"object": "list", "data": data, "model": model,
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}  # fmt: skip
+
+    def chat(self, body: dict[str, Any], params: dict[str, str]) -> Reply:
+        model = params.get("model") or str(body.get("model") or "")
+        queue = self.scripts.get(model) or self.scripts.get("*")
+        step = queue.popleft() if queue else Behaviour()
+        if step.status >= 400:
+            return _error_reply(step)
+        messages = _messages(body)
+        text = step.text if step.text is not None else f"{model} says: {_last_user(messages)}"
+        prompt = sum(len(str(m.get("content") or "").split()) for m in messages)
+        usage = {"prompt_tokens": prompt, "completion_tokens": len(text.split()),
+                 "total_tokens": prompt + len(text.split())}  # fmt: skip
+        head = {"id": f"chatcmpl-emu{len(self._requests)}", "created": 1700000000, "model": model}
+        if not body.get("stream"):
+            choice = {"index": 0, "message": {"role": "assistant", "content": text},
+                      "finish_reason": "stop", "logprobs": None}  # fmt: skip
+            body_out = {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
+            return Reply(200, body_out, delay=step.delay)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        events = _stream_events(head, text, usage if include_usage else None)
+        return Reply(200, events=events, delay=step.delay, token_delay=step.token_delay)
+
+
+def _model_of(request: RecordedRequest) -> str:
+    match = re.fullmatch(r"/openai/deployments/([^/]+)/.*", request.path)
+    body = request.body if isinstance(request.body, dict) else {}
+    return match.group(1) if match else str(body.get("model") or "")
+
+
+def _error_reply(step: Behaviour) -> Reply:
+    codes = {400: "invalid_request_error", 429: "rate_limit_exceeded"}
+    code = codes.get(step.status, "server_error")
+    headers = {}
+    if step.retry_after is not None:
+        headers = {"Retry-After": str(math.ceil(step.retry_after)),
+                   "retry-after-ms": str(int(step.retry_after * 1000))}  # fmt: skip
+    body = {"error": {"code": code, "type": code, "message": f"emulated {step.status}"}}
+    return Reply(step.status, body, headers=headers, delay=step.delay)
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise openai_error(400, "invalid_request_error", "'messages' must be a non-empty array.")
+    for m in messages:
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise openai_error(400, "invalid_request_error", f"Invalid message: {m!r}")
+    return messages
+
+
+def _last_user(messages: list[dict[str, Any]]) -> str:
+    for m in reversed(messages):
+        if m["role"] == "user":
+            content = m.get("content")
+            if isinstance(content, list):  # content parts
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            return str(content or "")
+    return ""
+
+
+def _stream_events(head: dict[str, Any], text: str, usage: dict[str, int] | None) -> list[Any]:
+    """Role chunk, one chunk per word, a finish chunk, then the usage chunk when asked for."""
+    chunk = {**head, "object": "chat.completion.chunk"}
+
+    def delta(d: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**chunk, "choices": [{"index": 0, "delta": d, "finish_reason": finish}]}
+
+    events = [delta({"role": "assistant", "content": ""})]
+    events += [delta({"content": word}) for word in re.findall(r"\S+\s*", text)]
+    events.append(delta({}, "stop"))
+    if usage is not None:
+        events.append({**chunk, "choices": [], "usage": usage})
+    return events

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from app.cli import main as cli_main
-from app.services import Services
 from loaders.jobs import IngestionWorker
 from loaders.knowledge_base import IngestOptions
 from loaders.sample import SAMPLE_KB_DIR, read_manifest
+from loaders.stack import Services
 from tests.kb_fixtures import counts, make_services
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.services import Services
+from loaders.stack import Services
 from tests.files import encrypted_pdf, make_docx, make_pdf, png_bytes, zip_bomb
 from tests.kb_fixtures import counts, ingest_ok, make_services, search, upload, wait_job
 

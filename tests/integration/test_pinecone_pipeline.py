@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.services import Services
 from loaders.knowledge_base import IngestOptions
+from loaders.stack import Services
 from tests.emulators.pinecone import PineconeEmulator
 from tests.kb_fixtures import make_services
 

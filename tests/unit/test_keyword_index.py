@@ -1,13 +1,20 @@
-"""KeywordIndex: BM25 ranking, stemming, filters in SQL, safe query parsing, upsert, delete."""
+"""KeywordIndex: exact BM25, stemming, filters before top-k, safe queries, upsert, delete."""
 
 from __future__ import annotations
 
+import math
+import random
+import sqlite3
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from loaders.keyword_index import KeywordIndex, match_expression, query_terms
+from loaders.bm25 import STOP_WORDS, stem, words
+from loaders.filters import matches
+from loaders.keyword_index import KeywordIndex, query_terms
 
 DOCS = {
     "refund": ("How to request a refund for a damaged order", {"document_type": "faq",
@@ -60,7 +67,7 @@ def test_diacritics_fold(index: KeywordIndex) -> None:
         ({"language": ["de"]}, set()),
     ],
 )
-def test_filters_apply_in_sql(index: KeywordIndex, flt: dict, expected: set[str]) -> None:
+def test_filters(index: KeywordIndex, flt: dict, expected: set[str]) -> None:
     query = "refund order password account café shipping"
     assert set(ids_of(index.search(query, k=10, flt=flt))) == expected
 
@@ -71,6 +78,16 @@ def test_filter_is_applied_before_the_limit(tmp_path: Path) -> None:
     metas = [{"category": "noise"}] * 30 + [{"category": "wanted"}]
     kw.add(ids, ["refund refund refund"] * 30 + ["a refund mention among other words"], metas)
     assert ids_of(kw.search("refund", k=1, flt={"category": ["wanted"]})) == ["rare"]
+
+
+def test_ties_go_to_the_older_chunk(tmp_path: Path) -> None:
+    kw = KeywordIndex(tmp_path / "k.sqlite")
+    ids = [f"n{i}" for i in range(10)]
+    kw.add(ids, ["same refund words"] * 10, [{}] * 10)
+    assert ids_of(kw.search("refund", k=3)) == ["n0", "n1", "n2"]
+    kw.add(["n0"], ["same refund words"], [{}])  # an upsert makes n0 the newest
+    assert ids_of(kw.search("refund", k=3)) == ["n1", "n2", "n3"]
+    kw.close()
 
 
 @pytest.mark.parametrize(
@@ -87,8 +104,20 @@ def test_fts_syntax_in_queries_is_inert(index: KeywordIndex, query: str) -> None
 
 def test_query_cleaning() -> None:
     terms = query_terms('How do I get "refunds" NEAR(me)? get')
-    assert terms == ["get", "refunds", "near"] and query_terms("what is it") == []
-    assert match_expression(terms) == '"get" OR "refunds" OR "near"'
+    assert terms == ["get", "refund", "near"] and query_terms("what is it") == []
+    assert query_terms("Billing_billed BILLS, café!") == ["bill", "cafe"]
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [("refunds", "refund"), ("refunding", "refund"), ("billing", "bill"), ("billed", "bill"),
+     ("caresses", "caress"), ("ponies", "poni"), ("agreed", "agre"), ("hopping", "hop"),
+     ("falling", "fall"), ("filing", "file"), ("sized", "size"), ("cancelled", "cancel"),
+     ("damaged", "damag"), ("damage", "damag"), ("happy", "happi"), ("sky", "sky"),
+     ("payment", "payment"), ("東京", "東京"), ("404", "404")],
+)  # fmt: skip
+def test_light_porter_stemmer(word: str, expected: str) -> None:
+    assert stem(word) == expected
 
 
 def test_empty_queries_return_nothing(index: KeywordIndex) -> None:
@@ -123,15 +152,123 @@ def test_persists_across_reopen(tmp_path: Path) -> None:
     again.close()
 
 
-def test_postings_budget_drops_the_most_common_terms(tmp_path: Path) -> None:
-    ids = [f"c{i}" for i in range(10)]
-    texts = ["common words here"] * 9 + ["common and rare words"]
-    exact, pruned = (
-        KeywordIndex(tmp_path / "a.sqlite"),
-        KeywordIndex(tmp_path / "b.sqlite", max_postings=5),
-    )
-    for kw in (exact, pruned):
-        kw.add(ids, texts, [{}] * 10)
-    assert len(exact.search("rare common", k=20)) == 10
-    assert ids_of(pruned.search("rare common", k=20)) == ["c9"]  # "common" is over budget
-    assert len(pruned.search("common", k=20)) == 10  # the rarest term is always kept
+def reference_bm25(docs: dict[str, tuple[str, dict]], query: str) -> dict[str, float]:
+    """Brute-force Lucene BM25 (k1=1.2, b=0.75) over the same tokenizer, in float64."""
+    bags = {
+        c: Counter(stem(w) for w in words(t) if w not in STOP_WORDS) for c, (t, _) in docs.items()
+    }
+    n, avgdl = len(bags), sum(sum(b.values()) for b in bags.values()) / len(bags)
+    scores: dict[str, float] = {}
+    for term in query_terms(query):
+        df = sum(term in b for b in bags.values())
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for cid, bag in bags.items():
+            if tf := bag[term]:
+                norm = 1.2 * (1 - 0.75 + 0.75 * sum(bag.values()) / avgdl)
+                scores[cid] = scores.get(cid, 0.0) + idf * tf * 2.2 / (tf + norm)
+    return scores
+
+
+def assert_exact_top_k(hits: list, ref: dict[str, float], k: int) -> None:
+    """Hits are a best-first top ``k`` of ``ref`` with its scores (ties in any order)."""
+    assert len(hits) == min(k, len(ref))
+    for doc, score in hits:
+        assert score == pytest.approx(ref[doc.id], rel=1e-5)
+    got = [s for _, s in hits]
+    assert got == sorted(got, reverse=True)
+    left_out = [s for cid, s in ref.items() if cid not in set(ids_of(hits))]
+    assert not hits or max(left_out, default=0.0) <= got[-1] * (1 + 1e-5)
+
+
+WORDS = ["refund", "refunds", "refunded", "billing", "billed", "invoice", "invoices", "order",
+         "ordering", "shipping", "password", "account", "café", "cafe", "the", "a", "of", "card",
+         "gift", "expire", "expired", "damage", "damaged", "seat", "plan", "upgrade"]  # fmt: skip
+
+
+def random_docs(rng: random.Random, count: int, start: int = 0) -> dict[str, tuple[str, dict]]:
+    return {
+        f"c{start + i}": (
+            " ".join(rng.choices(WORDS, k=rng.randint(1, 40))),
+            {
+                "category": rng.choice(["billing", "shipping", "account"]),
+                "tags": [rng.choice("xyz")],
+            },
+        )
+        for i in range(count)
+    }
+
+
+def test_scores_equal_brute_force_bm25_through_upserts_deletes_and_compaction(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(5)
+    kw = KeywordIndex(tmp_path / "k.sqlite")
+    docs: dict[str, tuple[str, dict]] = {}
+    for round_ in range(6):
+        batch = random_docs(rng, 60, start=40 * round_)  # overlaps: upserts of earlier ids
+        kw.add(list(batch), [t for t, _ in batch.values()], [m for _, m in batch.values()])
+        docs |= batch
+        gone = rng.sample(sorted(docs), 25)  # enough dead slots to trigger compaction
+        assert kw.delete(gone) == 25
+        docs = {c: v for c, v in docs.items() if c not in gone}
+        assert kw.count() == len(docs)
+        for query in ["refunds for the damaged order", "billing invoice plan", "cafe gift"]:
+            assert_exact_top_k(kw.search(query, 7), reference_bm25(docs, query), 7)
+            flt = {"category": ["billing"], "tags": ["x", "y"]}
+            allowed = {c: v for c, v in docs.items() if matches(v[1], flt)}
+            ref = {c: s for c, s in reference_bm25(docs, query).items() if c in allowed}
+            assert_exact_top_k(kw.search(query, 5, flt), ref, 5)
+    kw.close()
+    again = KeywordIndex(tmp_path / "k.sqlite")  # rebuilt from SQLite: same ranking
+    assert_exact_top_k(again.search("expired card", 10), reference_bm25(docs, "expired card"), 10)
+    again.close()
+
+
+def test_opens_a_file_written_by_the_fts5_version(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE docs (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+                           text TEXT NOT NULL, metadata TEXT NOT NULL);
+        CREATE TABLE doc_values (field TEXT, value TEXT, doc INTEGER);
+        CREATE VIRTUAL TABLE fts USING fts5 (text, content = 'docs', content_rowid = 'rowid');
+        CREATE TRIGGER docs_insert AFTER INSERT ON docs BEGIN
+            INSERT INTO fts (rowid, text) VALUES (new.rowid, new.text);
+        END;
+        INSERT INTO docs (id, text, metadata) VALUES ('old', 'legacy refund text', '{}');
+    """)
+    db.commit()
+    db.close()
+    kw = KeywordIndex(path)
+    kw.add(["new"], ["fresh refund"], [{}])
+    assert set(ids_of(kw.search("refund", 5))) == {"old", "new"}
+    tables = {r[0] for r in kw._db.execute("SELECT name FROM sqlite_master")}
+    assert "fts" not in tables and "docs_insert" not in tables
+    kw.close()
+
+
+def test_concurrent_writes_and_searches(tmp_path: Path) -> None:
+    kw = KeywordIndex(tmp_path / "k.sqlite")
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        for i in range(20):
+            ids = [f"w{i}-{j}" for j in range(10)]
+            kw.add(ids, ["refund policy text"] * 10, [{"category": "billing"}] * 10)
+            kw.delete(ids[:3])
+
+    def read() -> None:
+        try:
+            for _ in range(200):
+                for doc, score in kw.search("refund", 5, {"category": ["billing"]}):
+                    assert doc.page_content == "refund policy text" and score > 0
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and kw.count() == 20 * 7
+    kw.close()

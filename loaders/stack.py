@@ -1,4 +1,4 @@
-"""The process's long-lived parts, built once from settings and shared by HTTP and CLI.
+"""The knowledge-base stack: every long-lived part, built once from settings.
 
 Building starts the embedded MongoDB when ``MONGODB_URI`` is unset, opens the vector store and
 keyword index under ``data_dir``, loads the embedding model and starts the ingestion worker.

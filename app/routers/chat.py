@@ -1,0 +1,267 @@
+"""Chat sessions REST API (seed: Chat Management APIs); streams with Accept: text/event-stream."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from app.deps import current_user
+from app.envelope import jsonable, meta, ok
+from chains.chat import ChatService, complete_configurable
+from chains.sessions import MESSAGES
+from loaders.errors import InvalidInput, ServiceUnavailable
+
+router = APIRouter(prefix="/api/v1/chat/sessions", tags=["chat"])
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+MAX_MESSAGE_CHARS = 4000
+
+
+class InitializeRequest(BaseModel):
+    user_id: str | None = None
+    channel: Literal["web", "mobile", "api"] = "web"
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class MessageRequest(BaseModel):
+    message: str
+    message_type: Literal["text"] = "text"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Per-request settings: model, temperature, top_k, prompt_version...",
+    )
+
+
+class Feedback(BaseModel):
+    rating: int | None = Field(default=None, ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+    resolved: bool | None = None
+
+
+class EndRequest(BaseModel):
+    feedback: Feedback | None = None
+
+
+def chat_service(request: Request) -> ChatService:
+    svc = getattr(request.app.state, "chat", None)
+    if svc is None:
+        raise ServiceUnavailable("The chat service is still starting; retry in a few seconds.")
+    return svc  # type: ignore[no-any-return]
+
+
+def _session_id(value: str) -> str:
+    if not _UUID.match(value):
+        raise InvalidInput("The session id is not a valid UUID.", code="INVALID_SESSION_ID")
+    return value
+
+
+ALLOWED_CONFIG = {
+    "model",
+    "temperature",
+    "max_tokens",
+    "top_k",
+    "min_relevance_score",
+    "filters",
+    "prompt_version",
+    "fallback_model",
+}
+
+
+def _message(body: MessageRequest) -> str:
+    text = body.message.strip()
+    if not text:
+        raise InvalidInput("The message is empty.", code="EMPTY_MESSAGE")
+    if len(body.message) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(
+            f"The message is longer than {MAX_MESSAGE_CHARS} characters.", code="MESSAGE_TOO_LONG"
+        )
+    unknown = set(body.config) - ALLOWED_CONFIG
+    if unknown:
+        raise InvalidInput(
+            f"Unknown config keys: {', '.join(sorted(unknown))}.", code="INVALID_CONFIG"
+        )
+    return body.message
+
+
+@router.post("/initialize")
+def initialize(
+    request: Request,
+    body: InitializeRequest,
+    chat: ChatService = Depends(chat_service),
+    user: dict[str, Any] | None = Depends(current_user),
+) -> JSONResponse:
+    user_id = (user or {}).get("user_id") or body.user_id
+    doc = chat.sessions.create(user_id, body.channel, body.metadata)
+    return ok(
+        request,
+        {k: doc[k] for k in ("session_id", "user_id", "status", "expires_at")}
+        | {
+            "created_at": doc["started_at"],
+            "context": {"conversation_count": 0, "last_activity": doc["started_at"]},
+        },
+    )
+
+
+def _turn_payload(chat: ChatService, session_id: str, out: dict[str, Any]) -> dict[str, Any]:
+    """The seed's send-message response, with ids read back from ``chat_messages``."""
+    last = list(
+        chat.db[MESSAGES].find({"session_id": session_id}, {"_id": 0}).sort([("seq", -1)]).limit(2)
+    )
+    bot = next((m for m in last if m["role"] == "assistant"), {})
+    user = next((m for m in last if m["role"] == "user"), {})
+    return {
+        "message_id": bot.get("message_id"),
+        "session_id": session_id,
+        "user_message": {
+            "content": user.get("content"),
+            "timestamp": user.get("timestamp"),
+            "message_id": user.get("message_id"),
+        },
+        "bot_response": {
+            "content": out["answer"],
+            "timestamp": bot.get("timestamp"),
+            "message_id": bot.get("message_id"),
+            "confidence_score": out["confidence_score"],
+            "sources": out["sources"],
+        },
+        "context_used": {
+            "retrieved_documents": len(out["sources"]),
+            "conversation_history_length": (bot.get("context_used") or {}).get(
+                "conversation_history_length", 0
+            ),
+        },
+        "guardrails": out["guardrails"],
+        "escalation": out.get("escalation"),
+        "usage": out["usage"],
+        "timings": out["timings"],
+    }
+
+
+@router.post("/{session_id}/messages", response_model=None)
+async def send_message(
+    request: Request,
+    session_id: str,
+    body: MessageRequest,
+    chat: ChatService = Depends(chat_service),
+    user: dict[str, Any] | None = Depends(current_user),
+) -> JSONResponse | StreamingResponse:
+    sid = _session_id(session_id)
+    text = _message(body)
+    user_id = (user or {}).get("user_id")
+    await run_in_threadpool(chat.sessions.get_active, sid)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            _stream(request, chat, sid, text, user_id, body.config), media_type="text/event-stream"
+        )
+    out = await run_in_threadpool(chat.ask, sid, text, user_id=user_id, configurable=body.config)
+    payload = await run_in_threadpool(_turn_payload, chat, sid, out)
+    return ok(request, payload)
+
+
+async def _stream(
+    request: Request,
+    chat: ChatService,
+    sid: str,
+    text: str,
+    user_id: str | None,
+    config: dict[str, Any],
+) -> AsyncIterator[str]:
+    """SSE: ``token`` events while the answer is drafted, then ``final`` with the validated turn
+    (which replaces the draft when a guardrail rewrote it), or ``error``."""
+    configurable = complete_configurable({**config, "session_id": sid, "user_id": user_id or ""})
+    final: dict[str, Any] | None = None
+    lock = chat.session_lock(sid)
+    await run_in_threadpool(lock.acquire)
+    try:
+        if True:
+            async for event in chat.runnable.astream_events(
+                {"question": text}, {"configurable": configurable}, version="v2"
+            ):
+                kind = event["event"]
+                if (
+                    kind == "on_chat_model_stream"
+                    and event.get("metadata", {}).get("langgraph_node") == "generate"
+                ):
+                    token = getattr(event["data"].get("chunk"), "content", "")
+                    if token:
+                        yield _sse("token", {"content": token})
+                elif kind == "on_chain_end" and event.get("name") == "SupportChat":
+                    final = event["data"].get("output")
+            if final is not None:
+                payload = await run_in_threadpool(_turn_payload, chat, sid, final)
+                yield _sse("final", {"success": True, "data": payload, "meta": meta(request)})
+    except Exception as exc:  # the stream has started: report in-band, never a broken pipe
+        code = getattr(exc, "code", "INTERNAL_ERROR")
+        yield _sse("error", {"code": code, "message": getattr(exc, "message", "Chat failed.")})
+    finally:
+        lock.release()
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(jsonable(data))}\n\n"
+
+
+@router.get("/{session_id}/messages")
+def history(
+    request: Request,
+    session_id: str,
+    page: int = Query(1, ge=1),
+    page_size: int = Query(20, ge=1, le=100),
+    order: Literal["asc", "desc"] = "desc",
+    chat: ChatService = Depends(chat_service),
+) -> JSONResponse:
+    sid = _session_id(session_id)
+    chat.sessions.get(sid)
+    col = chat.db[MESSAGES]
+    total = col.count_documents({"session_id": sid})
+    direction = 1 if order == "asc" else -1
+    cursor = (
+        col.find({"session_id": sid}, {"_id": 0})
+        .sort([("seq", direction)])
+        .skip((page - 1) * page_size)
+        .limit(page_size)
+    )
+    messages = [
+        {
+            "message_id": m["message_id"],
+            "role": m["role"],
+            "content": m["content"],
+            "timestamp": m["timestamp"],
+            "metadata": {k: m[k] for k in ("ai_metadata", "context_used", "guardrails") if k in m}
+            | m.get("metadata", {}),
+        }
+        for m in cursor
+    ]
+    return ok(
+        request,
+        {
+            "session_id": sid,
+            "messages": messages,
+            "pagination": {
+                "page": page,
+                "page_size": page_size,
+                "total_pages": math.ceil(total / page_size),
+                "total_messages": total,
+            },
+        },
+    )
+
+
+@router.post("/{session_id}/end")
+def end(
+    request: Request,
+    session_id: str,
+    body: EndRequest | None = None,
+    chat: ChatService = Depends(chat_service),
+) -> JSONResponse:
+    sid = _session_id(session_id)
+    feedback = body.feedback.model_dump(exclude_none=True) if body and body.feedback else None
+    return ok(request, chat.sessions.end(sid, feedback))

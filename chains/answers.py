@@ -1,0 +1,125 @@
+"""Pure helpers of the chat graph: passages, citations, sources, confidence, follow-ups.
+
+Confidence (0..1) of a grounded answer:
+    confidence = 0.6 * top retrieval relevance + 0.4 * grounded support
+where *top retrieval relevance* is the fused 0..1 score of the best passage and *grounded
+support* is the share of the answer's factual sentences that the output guardrail found in the
+passages. Refusals and "I don't know" answers have confidence 0. Below ``LOW_CONFIDENCE`` a turn
+counts as low; two low turns in a row escalate the session to a person.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.messages import BaseMessage, HumanMessage
+
+from chains.state import Source
+
+LOW_CONFIDENCE = 0.5
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+_WORD = re.compile(r"[\w']+")
+_HUMAN = re.compile(
+    r"\b(talk|speak|chat|connect|transfer|put)\b.{0,30}\b(human|person|agent|someone|"
+    r"representative|rep|operator|staff|support team)\b|\b(human|live|real) (agent|person)\b"
+    r"|\bescalate\b",
+    re.IGNORECASE,
+)
+_FOLLOW_UP = re.compile(
+    r"^(and|but|also|what about|how about|and what|so|then|ok|okay)\b|\b(it|that|this|those|"
+    r"these|they|them|there|its|one)\b",
+    re.IGNORECASE,
+)
+
+
+def wants_human(text: str) -> bool:
+    """The customer asks for a person (not merely mentions one)."""
+    return bool(_HUMAN.search(text))
+
+
+def passages(documents: list[Document]) -> list[dict[str, Any]]:
+    """Numbered passages as the prompt and the extractive model see them ([1] is the best)."""
+    return [
+        {
+            "n": i,
+            "title": d.metadata.get("document_title") or d.metadata.get("title") or "",
+            "text": d.page_content,
+            "source": d.metadata.get("source", ""),
+        }
+        for i, d in enumerate(documents, start=1)
+    ]
+
+
+def cited_numbers(answer: str, limit: int) -> list[int]:
+    """Passage numbers cited in the answer, in first-cited order, within 1..limit."""
+    seen: list[int] = []
+    for m in _CITATION.finditer(answer):
+        n = int(m.group(1))
+        if 1 <= n <= limit and n not in seen:
+            seen.append(n)
+    return seen
+
+
+def sources_for(answer: str, documents: list[Document]) -> list[Source]:
+    """The passages the answer cites; all passages used when it cites none."""
+    numbers = cited_numbers(answer, len(documents)) or list(range(1, len(documents) + 1))
+    out: list[Source] = []
+    for n in numbers:
+        d = documents[n - 1]
+        out.append(
+            {
+                "document_id": str(d.metadata.get("document_id", "")),
+                "chunk_id": str(d.id or ""),
+                "title": str(d.metadata.get("document_title") or d.metadata.get("title") or ""),
+                "relevance_score": round(float(d.metadata.get("relevance_score", 0.0)), 4),
+                "snippet": snippet(d.page_content),
+            }
+        )
+    return out
+
+
+def snippet(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def confidence(retrieval: float, support: float) -> float:
+    return round(max(0.0, min(1.0, 0.6 * retrieval + 0.4 * support)), 4)
+
+
+def previous_confidence(history: list[BaseMessage]) -> float | None:
+    """Confidence of the last bot answer, carried in its ``additional_kwargs``."""
+    for message in reversed(history):
+        if message.type == "ai":
+            value = message.additional_kwargs.get("confidence_score")
+            return float(value) if value is not None else None
+    return None
+
+
+def last_user_question(history: list[BaseMessage]) -> str | None:
+    for message in reversed(history):
+        if isinstance(message, HumanMessage) or message.type == "human":
+            return str(message.content)
+    return None
+
+
+def lexical_standalone(question: str, history: list[BaseMessage]) -> str:
+    """Follow-up rewrite without a model: a short or referring question borrows the previous
+    question's words, so retrieval still finds the topic ("and for annual plans?")."""
+    previous = last_user_question(history)
+    if not previous:
+        return question
+    content_words = [w for w in _WORD.findall(question) if len(w) > 3]
+    if len(content_words) <= 4 or _FOLLOW_UP.search(question):
+        return f"{previous} {question}"
+    return question
+
+
+def summary_for_agent(question: str, history: list[BaseMessage], reason: str) -> str:
+    """A short hand-over note: why, what the customer asked, and the last exchange."""
+    asked = [*[str(m.content) for m in history if m.type == "human"][-3:], question]
+    lines = [f"Escalated: {reason.replace('_', ' ')}.", "Customer asked:"]
+    lines += [f"- {snippet(q, 160)}" for q in asked]
+    return "\n".join(lines)

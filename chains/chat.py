@@ -1,0 +1,146 @@
+"""The served chat runnable: the graph wrapped with MongoDB-backed message history.
+
+LangServe (``/chat``) and the REST sessions API both run turns through ``ChatService``, so a
+session has one history whatever the client. Turns of one session run one at a time (a
+per-session lock) so messages keep their order and none are lost.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.runnables import ConfigurableFieldSpec, Runnable, RunnableConfig
+from langchain_core.runnables.history import RunnableWithMessageHistory
+from pymongo.database import Database
+
+from chains.configuration import Configuration
+from chains.graph import graph
+from chains.sessions import ChatSessions, SessionHistory, ensure_chat_indexes
+
+PLAYGROUND_FIELDS = (
+    ("model", str, "Chat model: extractive, azure_openai/<deployment>, bedrock/<id>, openai/<m>"),
+    ("temperature", float, "Sampling temperature"),
+    ("top_k", int, "Passages retrieved per turn"),
+    ("prompt_version", str, "Prompt template version (empty: the active one)"),
+)
+
+
+def with_history(history: Callable[..., BaseChatMessageHistory]) -> Runnable[Any, Any]:
+    """The graph with session history; ``history(session_id, user_id, **_)`` makes it.
+
+    The playground's configurable fields ride along in ``history_factory_config`` (LangServe
+    builds its config form from these specs); the factory ignores them and the graph reads
+    them from ``config["configurable"]``.
+    """
+    specs = [
+        ConfigurableFieldSpec(
+            id="session_id",
+            annotation=str,
+            name="Session ID",
+            description="Chat session; empty starts a new one.",
+            default="",
+            is_shared=True,
+        ),
+        ConfigurableFieldSpec(
+            id="user_id",
+            annotation=str,
+            name="User ID",
+            description="Set by the server.",
+            default="",
+            is_shared=True,
+        ),
+    ]
+    defaults = Configuration()
+    specs += [
+        ConfigurableFieldSpec(
+            id=name,
+            annotation=kind,
+            name=name,
+            description=desc,
+            default=getattr(defaults, name),
+            is_shared=True,
+        )
+        for name, kind, desc in PLAYGROUND_FIELDS
+    ]
+    return RunnableWithMessageHistory(
+        graph,  # type: ignore[arg-type]
+        history,
+        input_messages_key="question",
+        history_messages_key="history",
+        output_messages_key="message",
+        history_factory_config=specs,
+    )
+
+
+def complete_configurable(configurable: dict[str, Any]) -> dict[str, Any]:
+    """RunnableWithMessageHistory wants every history-factory key present: fill defaults."""
+    defaults = Configuration()
+    out = {name: getattr(defaults, name) for name, _, _ in PLAYGROUND_FIELDS}
+    out.update({k: v for k, v in configurable.items() if v is not None})
+    out.setdefault("user_id", "")
+    return out
+
+
+class ChatService:
+    """Sessions + history + the graph, built once per process over one Mongo client."""
+
+    def __init__(
+        self,
+        db: Database[dict[str, Any]],
+        *,
+        session_ttl_seconds: int = 3600,
+        history_window: int = 20,
+    ) -> None:
+        ensure_chat_indexes(db)
+        self.db = db
+        self.sessions = ChatSessions(db, session_ttl_seconds)
+        self.window = history_window
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.runnable = with_history(self.history)
+
+    def history(
+        self,
+        session_id: str,
+        user_id: str = "",
+        model: Any = None,
+        temperature: Any = None,
+        top_k: Any = None,
+        prompt_version: Any = None,
+    ) -> SessionHistory:
+        """History factory; the playground fields arrive too and are the graph's business."""
+        return SessionHistory(
+            self.db, session_id, user_id=user_id or None, window=self.window, sessions=self.sessions
+        )
+
+    def session_lock(self, session_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(session_id, threading.Lock())
+
+    @contextmanager
+    def turn_lock(self, session_id: str) -> Iterator[None]:
+        with self.session_lock(session_id):
+            yield
+
+    def ask(
+        self,
+        session_id: str,
+        question: str,
+        *,
+        user_id: str | None = None,
+        configurable: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Run one turn for an active session and record it on the session."""
+        self.sessions.get_active(session_id)
+        config: RunnableConfig = {
+            "configurable": complete_configurable(
+                {**(configurable or {}), "session_id": session_id, "user_id": user_id or ""}
+            )
+        }
+        with self.turn_lock(session_id):
+            out: dict[str, Any] = self.runnable.invoke({"question": question}, config)
+        return out

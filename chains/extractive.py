@@ -1,0 +1,319 @@
+"""The offline default chat model: a grounded answer made only of sentences from the passages.
+
+How passages reach it (the same code path as a real LLM): the generate node sends the numbered
+passages as text inside the system prompt *and* as data in
+``SystemMessage.additional_kwargs["passages"]`` (see ``passages_message``). Real providers read
+only ``content`` (langchain-openai forwards just ``name`` / ``__openai_role__`` from a system
+message's ``additional_kwargs``; ``ChatBedrockConverse`` reads only ``content``), so the same
+message list works for every model in a failover chain. This model answers the last human
+message, or ``additional_kwargs["question"]`` when the graph passes a standalone rewrite.
+
+The answer is at most ``max_sentences`` passage sentences, scored by weighted overlap of
+light stems with the question (optionally mixed with embedding cosine), each followed by its
+passage number ``[n]``; below ``min_score`` it says it does not know. No other words are added.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
+from typing_extensions import TypedDict
+
+MODEL_NAME = "extractive"
+DONT_KNOW = "I don't know: the help center articles I can search do not answer that."
+
+_STOPWORD_TEXT = (
+    "a about above after again all also am an and any are as at be been before being below "
+    "between both but by can could did do does doing done down during each else ever every "
+    "few for from further get gets go goes going got had has have having he her here hers him "
+    "his how i if in into is it its itself just let like may me might more most much must my "
+    "myself "
+    "need no nor not now of off on once one only or other our ours out over own please same "
+    "shall she should so some such than that the their theirs them then there these they "
+    "this those through to too under until up us use very via want was way we were what "
+    "when where which while who whom why will with would yes yet you your yours"
+)  # fmt: skip
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_WORD = re.compile(r"[a-z0-9]+(?:[.@][a-z0-9]+)*")  # keeps hosts, emails, 2.5 whole
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BULLET = re.compile(r"^\s*(?:[-*•>]|#{1,6}|\d{1,2}[.)])\s+")
+_SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+_TERMINAL = ".!?:;)\"'"
+
+
+class Passage(TypedDict):
+    """A numbered passage as the generate node hands it over; ``n`` is the citation number."""
+
+    n: int
+    title: str
+    text: str
+
+
+def passages_message(prompt: str, passages: Sequence[Passage]) -> SystemMessage:
+    """The system message carrying ``passages`` as data beside the rendered ``prompt``."""
+    return SystemMessage(
+        content=prompt, additional_kwargs={"passages": [dict(p) for p in passages]}
+    )
+
+
+def stem(word: str) -> str:
+    """Light stemming: one suffix off, then a final ``e`` and a doubled consonant.
+
+    Crude on purpose (``charges``/``charge`` -> ``charg``, ``billing``/``bill`` -> ``bil``):
+    it only has to map a question's words and a passage's words to the same key.
+    """
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+        word = word[:-1]
+    return word
+
+
+def stems(text: str) -> list[str]:
+    """Stems of the content words of ``text``, in order."""
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+
+
+def _bigrams(seq: list[str]) -> set[tuple[str, str]]:
+    return set(itertools.pairwise(seq))
+
+
+@dataclass
+class _Unit:
+    """One candidate: a sentence (or an FAQ question with its answer) of one passage."""
+
+    n: int
+    rank: int
+    position: int
+    text: str
+    terms: set[str]
+    pairs: set[tuple[str, str]]
+    score: float = 0.0
+
+
+def _is_heading(line: str, first: bool) -> bool:
+    """Heading paths and titles are labels, not answers."""
+    if line.startswith("#") or (line.isupper() and len(line) > 3):
+        return True
+    return first and not line.endswith(tuple(_TERMINAL)) and len(line.split()) < 15
+
+
+def _lines(text: str) -> list[str]:
+    """Body lines without headings or list markers; an FAQ question joins its answer line."""
+    lines: list[str] = []
+    for i, raw in enumerate(line.strip() for line in text.splitlines()):
+        if not raw or _is_heading(raw, first=i == 0):
+            continue
+        line = _BULLET.sub("", raw).strip()
+        if lines and lines[-1].endswith("?") and not line.endswith("?"):
+            lines[-1] = f"{lines[-1]}\n{line}"
+        else:
+            lines.append(line)
+    return lines
+
+
+def _sentences(text: str) -> list[str]:
+    """Answer-like sentences: no questions, lead-ins (``...:``) or fragments under 4 words."""
+    out: list[str] = []
+    for line in _lines(text):
+        if "\n" in line:  # question + answer stay one unit
+            out.append(line.replace("\n", " "))
+            continue
+        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    return [s for s in out if not s.endswith(("?", ":")) and len(s.split()) >= 4]
+
+
+def _units(passages: Sequence[Passage]) -> list[_Unit]:
+    units = []
+    for rank, passage in enumerate(passages):
+        for position, sentence in enumerate(_sentences(str(passage.get("text") or ""))):
+            seq = stems(sentence)
+            units.append(
+                _Unit(int(passage["n"]), rank, position, sentence, set(seq), _bigrams(seq))
+            )
+    return units
+
+
+def _score(
+    question: str,
+    units: list[_Unit],
+    embed: Callable[[list[str]], list[list[float]]] | None,
+) -> None:
+    """Coverage of the question's idf-weighted terms, plus a small prior for top passages."""
+    q_seq = stems(question)
+    q_terms, q_pairs = set(q_seq), _bigrams(q_seq)
+    if not q_terms or not units:
+        return
+    df = {t: sum(t in u.terms for u in units) for t in q_terms}
+    weight = {t: math.log(1 + len(units) / (df[t] or 0.5)) for t in q_terms}
+    total = sum(weight.values())
+    cosines = _cosines(question, units, embed) if embed else None
+    for i, unit in enumerate(units):
+        lexical = sum(weight[t] for t in q_terms & unit.terms) / total
+        if lexical > 0:  # phrases ("reset link") count extra; ties go to the better passage
+            lexical += 0.1 * min(2, len(q_pairs & unit.pairs)) + 0.02 / (1 + unit.rank)
+        unit.score = 0.5 * lexical + 0.5 * max(0.0, cosines[i]) if cosines else lexical
+
+
+def _cosines(
+    question: str, units: list[_Unit], embed: Callable[[list[str]], list[list[float]]]
+) -> list[float]:
+    vectors = np.asarray(embed([question, *(u.text for u in units)]), dtype=np.float64)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return (vectors[1:] @ vectors[0]).tolist()  # type: ignore[no-any-return]
+
+
+def _pick(units: list[_Unit], *, limit: int, min_score: float) -> list[_Unit]:
+    """Best units above the floor and close to the best one, without near-duplicates."""
+    ranked = sorted(units, key=lambda u: (-u.score, u.rank, u.position))
+    if not ranked or ranked[0].score < min_score:
+        return []
+    floor = max(min_score, 0.6 * ranked[0].score)
+    chosen: list[_Unit] = []
+    for unit in ranked:
+        if len(chosen) == limit or unit.score < floor:
+            break
+        if all(_jaccard(unit.terms, c.terms) < 0.7 for c in chosen):
+            chosen.append(unit)
+    return sorted(chosen, key=lambda u: (u.rank, u.position))
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def _cite(sentence: str, n: int) -> str:
+    """``Text [n].``: the citation goes inside the sentence's final full stop."""
+    if sentence.endswith((".", "!")):
+        return f"{sentence[:-1]} [{n}]{sentence[-1]}"
+    return f"{sentence} [{n}]"
+
+
+class ExtractiveChatModel(BaseChatModel):
+    """Deterministic, offline chat model answering only with cited passage sentences."""
+
+    max_sentences: int = 3
+    min_score: float = Field(default=0.4, description="Least question coverage to answer.")
+    dont_know: str = DONT_KNOW
+    embed: Callable[[list[str]], list[list[float]]] | None = Field(default=None, exclude=True)
+
+    @property
+    def _llm_type(self) -> str:
+        return MODEL_NAME
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"max_sentences": self.max_sentences, "min_score": self.min_score}
+
+    def answer(self, messages: Sequence[BaseMessage]) -> tuple[str, list[int]]:
+        """(answer text, cited passage numbers); no citations means "don't know"."""
+        question, passages = _question(messages), _passages(messages)
+        units = _units(passages)
+        _score(question, units, self.embed)
+        chosen = _pick(units, limit=self.max_sentences, min_score=self.min_score)
+        if not chosen:
+            return self.dont_know, []
+        cited = list(dict.fromkeys(u.n for u in chosen))
+        return " ".join(_cite(u.text, u.n) for u in chosen), cited
+
+    def _metadata(self, messages: Sequence[BaseMessage], text: str, cited: list[int]) -> dict:
+        prompt, completion = sum(len(m.text.split()) for m in messages), len(text.split())
+        usage = UsageMetadata(
+            input_tokens=prompt, output_tokens=completion, total_tokens=prompt + completion
+        )
+        meta = {"model_provider": MODEL_NAME, "model_name": MODEL_NAME, "citations": cited,
+                "finish_reason": "stop"}  # fmt: skip
+        return {"usage_metadata": usage, "response_metadata": meta}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text, cited = self.answer(messages)
+        message = AIMessage(content=text, **self._metadata(messages, text, cited))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._generate(messages, stop)  # CPU-only and fast: no thread hop
+
+    def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
+        text, cited = self.answer(messages)
+        for token in re.findall(r"\S+\s*", text):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+        last = AIMessageChunk(
+            content="", chunk_position="last", **self._metadata(messages, text, cited)
+        )
+        yield ChatGenerationChunk(message=last)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for chunk in self._chunks(messages):
+            if run_manager and chunk.text:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for chunk in self._chunks(messages):
+            if run_manager and chunk.text:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+
+def _question(messages: Sequence[BaseMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, SystemMessage) and message.additional_kwargs.get("question"):
+            return str(message.additional_kwargs["question"])
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return message.text
+    return ""
+
+
+def _passages(messages: Sequence[BaseMessage]) -> list[Passage]:
+    for message in reversed(messages):
+        found = message.additional_kwargs.get("passages")
+        if isinstance(found, list):
+            return [cast(Passage, p) for p in found if isinstance(p, dict) and "n" in p]
+    return []

@@ -1,0 +1,315 @@
+"""The chat graph's nodes. Each reads state and returns a partial update; routing decisions are
+written to state (``route``, ``verdict``) and read by the pure functions in ``chains.routing``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+
+from chains import answers
+from chains.configuration import Configuration
+from chains.failover import produced_by
+from chains.guardrails import check_input, check_output
+from chains.prompting import render
+from chains.providers import build_chat_runnable
+from chains.resources import get_resources
+from chains.state import ChatState, Guardrails
+from prompts.specs import STRICT_ANSWER_VERSION
+from prompts.variables import history_from_messages, passages_from_documents
+
+Node = Callable[[ChatState, RunnableConfig], dict[str, Any]]
+
+
+def timed(name: str) -> Callable[[Node], Node]:
+    """Adds the node's wall time (ms) to ``timings`` so every turn reports where time went."""
+
+    def wrap(fn: Node) -> Node:
+        @wraps(fn)
+        def inner(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+            start = time.perf_counter()
+            update = fn(state, config)
+            timings = dict(state.get("timings") or {})
+            timings[name] = round(timings.get(name, 0.0) + (time.perf_counter() - start) * 1000, 2)
+            return {**update, "timings": timings}
+
+        return inner
+
+    return wrap
+
+
+@timed("guard")
+def guard(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+    """Input guardrails; decides refuse / handoff / retrieve."""
+    cfg = Configuration.from_runnable_config(config)
+    question = state.get("question") or ""
+    verdict = check_input(
+        question,
+        max_chars=cfg.max_input_chars,
+        mask_pii=cfg.mask_pii,
+        check_injection=cfg.check_injection,
+        check_toxicity=cfg.check_toxicity,
+    )
+    violations = list(verdict.violations)
+    if not question.strip():
+        violations.append(
+            {"code": "EMPTY_INPUT", "message": "The message is empty.", "stage": "input"}
+        )
+    safe = verdict.safe and bool(question.strip())
+    guardrails: Guardrails = {
+        "input_safe": safe,
+        "output_safe": True,
+        "pii_detected": verdict.pii_detected,
+        "violations": violations,
+    }
+    route = "refuse" if not safe else "handoff" if answers.wants_human(verdict.text) else "retrieve"
+    return {
+        "safe_question": verdict.text,
+        "guardrails": guardrails,
+        "route": route,
+        "attempts": 0,
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0},
+    }
+
+
+@timed("retrieve")
+def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+    """Standalone question from the history, then hybrid retrieval above the relevance floor."""
+    cfg = Configuration.from_runnable_config(config)
+    res = get_resources()
+    question = state["safe_question"]
+    history = state.get("history") or []
+    standalone = condense(question, history, cfg, config)
+    hits = res.searcher.search(
+        standalone, top_k=cfg.top_k, filters=cfg.filters, min_relevance=cfg.min_relevance_score
+    )
+    documents = [
+        Document(
+            id=h.chunk_id,
+            page_content=h.document.page_content,
+            metadata={**h.document.metadata, "relevance_score": h.relevance_score},
+        )
+        for h in hits
+    ]
+    top = hits[0].relevance_score if hits else 0.0
+    return {"standalone_question": standalone, "documents": documents, "retrieval_confidence": top}
+
+
+def condense(
+    question: str, history: list[BaseMessage], cfg: Configuration, config: RunnableConfig
+) -> str:
+    """A generative model rewrites follow-ups; the extractive default uses the lexical rule."""
+    if not history or cfg.model == "extractive":
+        return answers.lexical_standalone(question, history)
+    res = get_resources()
+    prompt = render(
+        res,
+        "condense_question",
+        {
+            "history": history_from_messages(history[-cfg.history_window :]),
+            "question": question,
+        },
+        cfg.prompt_version,
+    )
+    model = build_chat_runnable(
+        cfg.model, res.settings, fallback_spec=cfg.fallback_model, temperature=0.0, max_tokens=128
+    )
+    out = model.invoke([HumanMessage(content=prompt)], config)
+    text = str(out.content).strip()
+    # The extractive fallback cannot rewrite: it answers, so keep the lexical rule then.
+    if not text or produced_by(out) == "extractive":
+        return answers.lexical_standalone(question, history)
+    return text
+
+
+@timed("generate")
+def generate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+    """Prompt (system + passages + windowed history + question) -> model with failover."""
+    cfg = Configuration.from_runnable_config(config)
+    res = get_resources()
+    verdict = state.get("verdict")
+    spec = "extractive" if verdict == "fallback" else cfg.model
+    version = STRICT_ANSWER_VERSION if verdict == "retry" else cfg.prompt_version
+    ps = answers.passages(state["documents"])
+    system = render(res, "system", {}, cfg.prompt_version)
+    instructions = render(
+        res,
+        "answer",
+        {
+            "passages": passages_from_documents(state["documents"]),
+            "question": state["safe_question"],
+        },
+        version,
+    )
+    messages: list[BaseMessage] = [
+        SystemMessage(content=f"{system}\n\n{instructions}", additional_kwargs={"passages": ps}),
+        *(state.get("history") or [])[-cfg.history_window :],
+        HumanMessage(content=state["safe_question"]),
+    ]
+    model = build_chat_runnable(
+        spec,
+        res.settings,
+        fallback_spec=cfg.fallback_model,
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+    )
+    reply = model.invoke(messages, config)
+    before = state.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0}
+    meta = getattr(reply, "usage_metadata", None) or {}
+    usage = {
+        "prompt_tokens": before["prompt_tokens"] + int(meta.get("input_tokens", 0)),
+        "completion_tokens": before["completion_tokens"] + int(meta.get("output_tokens", 0)),
+    }
+    provider = produced_by(reply) or spec
+    return {
+        "answer": str(reply.content).strip(),
+        "draft_model": provider,
+        "attempts": state.get("attempts", 0) + 1,
+        "usage": usage,
+        "system_prompt": system,
+    }
+
+
+@timed("validate")
+def validate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+    """Output guardrails; pass, regenerate once strictly, fall back to extractive, or give up."""
+    cfg = Configuration.from_runnable_config(config)
+    res = get_resources()
+    docs = state["documents"]
+    result = check_output(
+        state.get("answer", ""),
+        [d.page_content for d in docs],
+        system_prompt=str(state.get("system_prompt", "")),
+        max_chars=cfg.max_output_chars,
+        check_groundedness=cfg.check_groundedness,
+        similarity=_similarity(res.embeddings),
+    )
+    guardrails: Guardrails = {**state["guardrails"]}
+    if result.safe:
+        verdict = "pass"
+    else:
+        guardrails["violations"] = [*guardrails["violations"], *result.violations]
+        extractive = state.get("draft_model") == "extractive"
+        verdict = (
+            "retry"
+            if state.get("attempts", 0) < 2 and not extractive
+            else "fallback"
+            if not extractive
+            else "dont_know"
+        )
+    guardrails["output_safe"] = result.safe
+    update: dict[str, Any] = {"verdict": verdict, "guardrails": guardrails}
+    if verdict == "pass":
+        update["confidence_score"] = answers.confidence(
+            state.get("retrieval_confidence", 0.0), result.support
+        )
+        update["sources"] = answers.sources_for(state["answer"], docs)
+    return update
+
+
+def _similarity(embeddings: Any) -> Callable[[list[str], list[str]], list[list[float]]]:
+    def sim(a: list[str], b: list[str]) -> list[list[float]]:
+        import numpy as np
+
+        va = np.asarray(embeddings.embed_documents(a), dtype=np.float32)
+        vb = np.asarray(embeddings.embed_documents(b), dtype=np.float32)
+        return (va @ vb.T).tolist()  # type: ignore[no-any-return]
+
+    return sim
+
+
+@timed("refuse")
+def refuse(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+    """A polite refusal naming the reason code of the first violation."""
+    cfg = Configuration.from_runnable_config(config)
+    res = get_resources()
+    violations = state["guardrails"]["violations"]
+    code = violations[0]["code"] if violations else "POLICY"
+    text = render(
+        res, "refusal", {"reason": code, "max_input_chars": cfg.max_input_chars}, cfg.prompt_version
+    )
+    return {"answer": text, "sources": [], "confidence_score": 0.0}
+
+
+@timed("no_answer")
+def no_answer(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+    """Nothing relevant (or nothing safe to say): say so plainly and offer a person."""
+    cfg = Configuration.from_runnable_config(config)
+    res = get_resources()
+    text = render(res, "no_answer", {}, cfg.prompt_version)
+    return {"answer": text, "sources": [], "confidence_score": 0.0}
+
+
+@timed("handoff")
+def handoff(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+    """The customer asked for a person: confirm and escalate with a note for the agent."""
+    cfg = Configuration.from_runnable_config(config)
+    res = get_resources()
+    text = render(res, "handoff", {"reason": "customer_request"}, cfg.prompt_version)
+    history = state.get("history") or []
+    escalation = {
+        "reason": "customer_request",
+        "summary": answers.summary_for_agent(state["safe_question"], history, "customer_request"),
+    }
+    return {"answer": text, "sources": [], "confidence_score": 0.0, "escalation": escalation}
+
+
+@timed("finalize")
+def finalize(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+    """Escalate after two low-confidence turns in a row; attach the bot message for history."""
+    cfg = Configuration.from_runnable_config(config)
+    history = state.get("history") or []
+    score = float(state.get("confidence_score", 0.0))
+    escalation = state.get("escalation")
+    previous = answers.previous_confidence(history)
+    low = score < answers.LOW_CONFIDENCE
+    if escalation is None and low and previous is not None and previous < answers.LOW_CONFIDENCE:
+        escalation = {
+            "reason": "low_confidence",
+            "summary": answers.summary_for_agent(
+                state.get("safe_question", ""), history, "low_confidence"
+            ),
+        }
+    sources = state.get("sources", [])
+    usage = state.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0}
+    timings = state.get("timings") or {}
+    message = AIMessage(
+        content=state.get("answer", ""),
+        additional_kwargs={
+            "confidence_score": score,
+            "sources": sources,
+            "escalated": escalation is not None,
+            "escalation": escalation,
+            "ai_metadata": {
+                "model_used": cfg.model,
+                "provider": state.get("draft_model", "none"),
+                "prompt_tokens": usage["prompt_tokens"],
+                "completion_tokens": usage["completion_tokens"],
+                "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"],
+                "response_time_ms": round(sum(timings.values()), 2),
+                "confidence_score": score,
+                "temperature": cfg.temperature,
+            },
+            "context_used": {
+                "conversation_history_length": len(history),
+                "retrieved_documents": [
+                    {k: s[k] for k in ("document_id", "chunk_id", "relevance_score", "title")}
+                    for s in sources
+                ],
+                "retrieved_count": len(state.get("documents") or []),
+            },
+            "guardrails": state.get("guardrails"),
+        },
+    )
+    return {
+        "escalation": escalation,
+        "message": message,
+        "sources": sources,
+        "confidence_score": score,
+    }
