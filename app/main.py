@@ -17,6 +17,7 @@ from app.limits import BodySizeLimit
 from app.routers import chat, embeddings, health, knowledge_base
 from app.routers.langserve_chat import mount_langserve
 from chains.chat import ChatService
+from chains.guardrails.guard import warm_up
 from chains.resources import resources_from_stack, set_resources
 from loaders.settings import Settings, get_settings
 from loaders.stack import Services, build_services
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             history_window=settings.max_history_length,
         )
         set_resources(resources_from_stack(svc))
+        warm_up()  # guardrails-ai's first import costs ~2 s: pay it at start-up, not on a turn
         if settings.ingest_sample_kb and services is None:
             threading.Thread(target=ingest_sample_kb_once, args=(svc,), daemon=True).start()
         try:

@@ -117,6 +117,24 @@ def lexical_standalone(question: str, history: list[BaseMessage]) -> str:
     return question
 
 
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def strip_planted_instructions(text: str, detect: Any) -> tuple[str, int]:
+    """Drop sentences of a retrieved passage that carry instructions to the bot (indirect
+    prompt injection planted in a document); returns the clean text and how many were dropped.
+    """
+    if detect(text) is None:
+        return text, 0
+    kept, dropped = [], 0
+    for sentence in _SENTENCES.split(text):
+        if sentence.strip() and detect(sentence) is not None:
+            dropped += 1
+        else:
+            kept.append(sentence)
+    return " ".join(s for s in kept if s.strip()), max(dropped, 1)
+
+
 def summary_for_agent(question: str, history: list[BaseMessage], reason: str) -> str:
     """A short hand-over note: why, what the customer asked, and the last exchange."""
     asked = [*[str(m.content) for m in history if m.type == "human"][-3:], question]

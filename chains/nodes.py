@@ -17,6 +17,7 @@ from chains import answers
 from chains.configuration import Configuration
 from chains.failover import produced_by
 from chains.guardrails import check_input, check_output
+from chains.guardrails.injection import find_injection
 from chains.prompting import render
 from chains.providers import build_chat_runnable
 from chains.resources import get_resources
@@ -89,16 +90,29 @@ def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     hits = res.searcher.search(
         standalone, top_k=cfg.top_k, filters=cfg.filters, min_relevance=cfg.min_relevance_score
     )
-    documents = [
-        Document(
-            id=h.chunk_id,
-            page_content=h.document.page_content,
-            metadata={**h.document.metadata, "relevance_score": h.relevance_score},
-        )
-        for h in hits
-    ]
-    top = hits[0].relevance_score if hits else 0.0
-    return {"standalone_question": standalone, "documents": documents, "retrieval_confidence": top}
+    documents, planted = [], 0
+    for h in hits:
+        # Retrieved text is data: instructions planted in a document never reach the model.
+        text, dropped = answers.strip_planted_instructions(h.document.page_content, find_injection)
+        planted += dropped
+        if text.strip():
+            metadata = {**h.document.metadata, "relevance_score": h.relevance_score}
+            documents.append(Document(id=h.chunk_id, page_content=text, metadata=metadata))
+    top = float(documents[0].metadata["relevance_score"]) if documents else 0.0
+    update: dict[str, Any] = {
+        "standalone_question": standalone,
+        "documents": documents,
+        "retrieval_confidence": top,
+    }
+    if planted:
+        guardrails: Guardrails = {**state["guardrails"]}
+        note = f"Ignored {planted} instruction(s) found in retrieved documents."
+        guardrails["violations"] = [
+            *guardrails["violations"],
+            {"code": "INDIRECT_INJECTION", "stage": "input", "message": note},
+        ]
+        update["guardrails"] = guardrails
+    return update
 
 
 def condense(
