@@ -84,7 +84,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
     app.add_middleware(BaseHTTPMiddleware, dispatch=_request_id_middleware)
-    for router in (health.router, knowledge_base.router, embeddings.router, chat.router):
+    for router in (
+        health.router,
+        knowledge_base.router,
+        embeddings.router,
+        chat.router,
+        chat.feedback_router,
+    ):
         app.include_router(router)
     mount_langserve(app)
     return app

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from app.deps import current_user
 from app.envelope import jsonable, meta, ok
 from chains.chat import ChatService, complete_configurable
-from chains.sessions import MESSAGES
+from chains.sessions import MESSAGES, now
 from loaders.errors import InvalidInput, ServiceUnavailable
 
 router = APIRouter(prefix="/api/v1/chat/sessions", tags=["chat"])
@@ -253,6 +253,42 @@ def history(
             },
         },
     )
+
+
+class FeedbackRequest(BaseModel):
+    """LangServe-style feedback on one bot answer (stored in MongoDB, not LangSmith)."""
+
+    session_id: str
+    message_id: str | None = None
+    run_id: str | None = None
+    key: str = Field(default="user_score", max_length=64)
+    score: float = Field(ge=0, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+feedback_router = APIRouter(tags=["chat"])
+
+
+@feedback_router.post("/chat/feedback")
+def feedback(
+    request: Request,
+    body: FeedbackRequest,
+    chat: ChatService = Depends(chat_service),
+    user: dict[str, Any] | None = Depends(current_user),
+) -> JSONResponse:
+    """Feedback for the playground and frontends; LangServe's own needs LangSmith."""
+    sid = _session_id(body.session_id)
+    chat.sessions.get(sid)
+    if body.message_id and not chat.db[MESSAGES].find_one(
+        {"session_id": sid, "message_id": body.message_id, "role": "assistant"}
+    ):
+        raise InvalidInput(
+            "No bot message with that id in this session.", code="MESSAGE_NOT_FOUND", status=404
+        )
+    doc = body.model_dump() | {"user_id": (user or {}).get("user_id"), "created_at": now()}
+    chat.db["chat_feedback"].insert_one(dict(doc))
+    doc.pop("_id", None)
+    return ok(request, doc, status_code=201)
 
 
 @router.post("/{session_id}/end")

@@ -208,3 +208,33 @@ def test_rest_streams_tokens_then_final(client: TestClient) -> None:
         body = "".join(r.iter_text())
     events = [line.split(": ", 1)[1] for line in body.splitlines() if line.startswith("event: ")]
     assert events.count("token") >= 3 and events[-1] == "final"
+
+
+def test_langserve_stream_batch_and_feedback(client: TestClient) -> None:
+    sid = new_session(client)
+    cfg = {"configurable": {"session_id": sid}}
+    with client.stream(
+        "POST",
+        "/chat/stream",
+        json={"input": {"question": "How do I connect Slack?"}, "config": cfg},
+    ) as r:
+        assert r.status_code == 200
+        body = "".join(r.iter_text())
+    assert "event: data" in body and "event: end" in body
+    r = client.post(
+        "/chat/batch",
+        json={"inputs": [{"question": "Do you charge VAT?"}], "config": {"configurable": {}}},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["output"][0]["answer"]
+    messages = client.get(f"/api/v1/chat/sessions/{sid}/messages").json()["data"]["messages"]
+    bot = next(m for m in messages if m["role"] == "assistant")
+    r = client.post(
+        "/chat/feedback",
+        json={"session_id": sid, "message_id": bot["message_id"], "score": 1, "comment": "helpful"},
+    )
+    assert r.status_code == 201, r.text
+    r = client.post("/chat/feedback", json={"session_id": sid, "message_id": "nope", "score": 1})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "MESSAGE_NOT_FOUND"
+    r = client.post("/chat/feedback", json={"session_id": sid, "score": 9})
+    assert r.status_code == 422

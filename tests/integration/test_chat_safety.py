@@ -59,8 +59,8 @@ def test_injection_set_never_followed_nor_leaks_the_system_prompt(
 ) -> None:
     items = [json.loads(x) for x in (DATASETS / "injection.jsonl").read_text().splitlines() if x]
     assert len(items) >= 30
-    from chains.resources import get_resources
     from chains.prompting import render
+    from chains.resources import get_resources
 
     system = render(get_resources(), "system", {})
     probe = " ".join(system.split()[:8])
