@@ -72,20 +72,6 @@ default, `torch` the fp32 reference.
 """
 
 
-def search_md(r: dict[str, Any]) -> str:
-    a, b = r["route_ms"], r["route_filtered_ms"]
-    return f"""## `/search` over HTTP at {r["chunks"]:,} chunks
-
-`supportbot serve` in a subprocess on the embedded store filled with {r["chunks"]:,} synthetic
-chunks; {r["queries"]} distinct queries each (no cache hits), concurrency 1, client-side time.
-
-| request | p50 ms | p95 ms | mean ms |
-|---|---|---|---|
-| hybrid, no filter | {a["p50"]} | **{a["p95"]}** | {a["mean"]} |
-| hybrid, document_type + category filter | {b["p50"]} | **{b["p95"]}** | {b["mean"]} |
-"""
-
-
 def main() -> None:
     from app.bench import chat, ingestion, retrieval_quality, search_api
     from loaders.bench import embeddings, vector_store
@@ -122,7 +108,7 @@ def main() -> None:
             embeddings.to_markdown(parts["embeddings"]),
             quality_md(parts["quality"]),
             vector_store.to_markdown(parts["vector_store"]),
-            search_md(parts["search"]),
+            search_api.to_markdown(parts["search"]),
         ]
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
