@@ -76,6 +76,23 @@ def with_history(history: Callable[..., BaseChatMessageHistory]) -> Runnable[Any
     )
 
 
+def history_factory(chat: Callable[[], ChatService]) -> Callable[..., SessionHistory]:
+    """A history factory with the parameter names RunnableWithMessageHistory checks (one per
+    configurable field); ``chat`` is resolved per call, so the app can bind it at start-up."""
+
+    def history(
+        session_id: str,
+        user_id: str = "",
+        model: Any = None,
+        temperature: Any = None,
+        top_k: Any = None,
+        prompt_version: Any = None,
+    ) -> SessionHistory:
+        return chat().history(session_id, user_id)
+
+    return history
+
+
 def complete_configurable(configurable: dict[str, Any]) -> dict[str, Any]:
     """RunnableWithMessageHistory wants every history-factory key present: fill defaults."""
     defaults = Configuration()
@@ -101,18 +118,9 @@ class ChatService:
         self.window = history_window
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self.runnable = with_history(self.history)
+        self.runnable = with_history(history_factory(lambda: self))
 
-    def history(
-        self,
-        session_id: str,
-        user_id: str = "",
-        model: Any = None,
-        temperature: Any = None,
-        top_k: Any = None,
-        prompt_version: Any = None,
-    ) -> SessionHistory:
-        """History factory; the playground fields arrive too and are the graph's business."""
+    def history(self, session_id: str, user_id: str = "") -> SessionHistory:
         return SessionHistory(
             self.db, session_id, user_id=user_id or None, window=self.window, sessions=self.sessions
         )

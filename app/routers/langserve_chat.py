@@ -12,24 +12,13 @@ from fastapi import FastAPI, Request
 from langserve import add_routes
 
 from app.routers.chat import _session_id
-from chains.chat import complete_configurable, with_history
-from chains.sessions import SessionHistory
+from chains.chat import complete_configurable, history_factory, with_history
 
 
 def mount_langserve(app: FastAPI) -> None:
-    def history(
-        session_id: str,
-        user_id: str = "",
-        model: Any = None,
-        temperature: Any = None,
-        top_k: Any = None,
-        prompt_version: Any = None,
-    ) -> SessionHistory:
-        return app.state.chat.history(session_id, user_id)  # type: ignore[no-any-return]
-
     add_routes(
         app,
-        with_history(history),
+        with_history(history_factory(lambda: app.state.chat)),
         path="/chat",
         per_req_config_modifier=bind_session,
         enable_feedback_endpoint=False,
