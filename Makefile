@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv run test lint format bench clean
+.PHONY: venv langgraph run test lint format bench clean
 
 # torch is pinned to the CPU wheel first: an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml constraints.txt
@@ -19,10 +19,28 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# `langgraph dev` needs langgraph-api (sse-starlette>=2) but langserve 0.3.3 pins sse-starlette<2,
+# so pip cannot put both in one venv. The CLI gets its own small venv layered over .venv: its
+# site-packages come first (langgraph-api and the versions it needs), then .venv's (the project).
+LG_VENV  := $(VENV)/langgraph
+LG_STAMP := $(LG_VENV)/.installed-stamp
+LANGGRAPH_CLI := langgraph-cli[inmem]>=0.4.40,<0.5
+PURELIB = $(1)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
+
+$(LG_STAMP): $(STAMP)
+	test -x $(LG_VENV)/bin/python || $(BIN)/python -m venv $(LG_VENV)
+	echo "import site; site.addsitedir('$$($(call PURELIB,$(VENV)))')" \
+		> "$$($(call PURELIB,$(LG_VENV)))/zz_supportbot.pth"
+	$(LG_VENV)/bin/pip install -q --upgrade pip
+	$(LG_VENV)/bin/pip install -q -c constraints.txt '$(LANGGRAPH_CLI)'
+	touch $(LG_STAMP)
+
+langgraph: $(LG_STAMP)
+
 run: venv
 	$(BIN)/supportbot serve
 
-test: venv
+test: venv langgraph
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: venv

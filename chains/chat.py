@@ -16,6 +16,7 @@ from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.runnables import ConfigurableFieldSpec, Runnable, RunnableConfig
 from langchain_core.runnables.history import RunnableWithMessageHistory
 from pymongo.database import Database
+from typing_extensions import TypedDict
 
 from chains.configuration import Configuration
 from chains.graph import graph
@@ -61,12 +62,13 @@ def with_history(history: Callable[..., BaseChatMessageHistory]) -> Runnable[Any
             annotation=kind,
             name=name,
             description=desc,
-            default=getattr(defaults, name),
+            # "" not None: the playground refuses a null string field ("" = active version).
+            default=getattr(defaults, name) if getattr(defaults, name) is not None else "",
             is_shared=True,
         )
         for name, kind, desc in PLAYGROUND_FIELDS
     ]
-    return RunnableWithMessageHistory(
+    runnable = RunnableWithMessageHistory(
         graph,  # type: ignore[arg-type]
         history,
         input_messages_key="question",
@@ -74,6 +76,14 @@ def with_history(history: Callable[..., BaseChatMessageHistory]) -> Runnable[Any
         output_messages_key="message",
         history_factory_config=specs,
     )
+    # Declared so clients and the playground see one text field, not a list of messages.
+    return runnable.with_types(input_type=QuestionInput)
+
+
+class QuestionInput(TypedDict):
+    """A customer's message; the session's history comes from MongoDB."""
+
+    question: str
 
 
 def history_factory(chat: Callable[[], ChatService]) -> Callable[..., SessionHistory]:
@@ -97,7 +107,7 @@ def complete_configurable(configurable: dict[str, Any]) -> dict[str, Any]:
     """RunnableWithMessageHistory wants every history-factory key present: fill defaults."""
     defaults = Configuration()
     out = {name: getattr(defaults, name) for name, _, _ in PLAYGROUND_FIELDS}
-    out.update({k: v for k, v in configurable.items() if v is not None})
+    out.update({k: v for k, v in configurable.items() if v is not None and v != ""})
     out.setdefault("user_id", "")
     return out
 

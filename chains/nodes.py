@@ -186,7 +186,6 @@ def generate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         "draft_model": provider,
         "attempts": state.get("attempts", 0) + 1,
         "usage": usage,
-        "system_prompt": system,
     }
 
 
@@ -199,7 +198,7 @@ def validate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     result = check_output(
         state.get("answer", ""),
         [d.page_content for d in docs],
-        system_prompt=str(state.get("system_prompt", "")),
+        system_prompt=render(res, "system", {}, cfg.prompt_version),
         max_chars=cfg.max_output_chars,
         check_groundedness=cfg.check_groundedness,
         similarity=_similarity(res.embeddings),

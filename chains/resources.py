@@ -7,6 +7,7 @@ settings, never at import.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,8 @@ def _build(settings: Settings) -> ChatResources:
     from loaders.stack import build_services
 
     stack = build_services(settings, start_worker=False)
+    # Nothing else owns this stack (langgraph dev, evals): stop the embedded MongoDB on exit.
+    atexit.register(stack.close)
     resources = resources_from_stack(stack)
     resources.owner = stack
     return resources

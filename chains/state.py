@@ -78,7 +78,6 @@ class ChatState(TypedDict, total=False):
     retrieval_confidence: float
     answer: str
     draft_model: str
-    system_prompt: str
     message: BaseMessage
     attempts: int
     verdict: Verdict

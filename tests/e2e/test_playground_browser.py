@@ -1,4 +1,4 @@
-"""The LangServe playground in a real browser: a question typed at ``/chat/playground/`` gets a cited answer.
+"""The LangServe playground in a real browser: a question at ``/chat/playground/`` gets cited.
 
 Starts ``supportbot serve`` as `make run` does (embedded MongoDB, the sample KB ingested on first
 start), then drives Debian's headless Chromium through selenium and the system chromedriver, the
@@ -45,6 +45,13 @@ CHROME_FLAGS = (
     "--disable-sync",
     "--window-size=1280,1600",
 )
+# Selectors found in the playground's DOM (LangServe 0.3.3, JSON Forms): stable texts, not classes.
+INPUT_LABELS = (
+    "xpath",
+    "//h3[normalize-space()='Inputs']/parent::div/following-sibling::div//label",
+)
+START_BUTTON = ("xpath", "//button[normalize-space()='Start']")
+OUTPUT_PANE = ("xpath", "//h2[normalize-space()='Output']/following-sibling::*[1]")
 
 
 def browser_binaries() -> tuple[str, str]:
@@ -124,7 +131,8 @@ def expected_source(base: str) -> dict[str, str]:
 
 def json_values(text: str) -> list[Any]:
     """Every JSON value in the output pane (the playground shows streamed chunks back to back)."""
-    decoder, values, i = json.JSONDecoder(), [], 0
+    decoder, i = json.JSONDecoder(), 0
+    values: list[Any] = []
     while i < len(text):
         if text[i].isspace():
             i += 1
@@ -155,51 +163,67 @@ def answers_and_sources(text: str) -> tuple[list[str], list[dict[str, Any]]]:
     return answers, sources
 
 
-def test_playground_answers_a_question_with_a_source(tmp_path: Path) -> None:
-    chromium, chromedriver = browser_binaries()
+def chromium_driver(chromium: str, chromedriver: str, profile: Path) -> Any:
+    """Headless Chromium through the system chromedriver (selenium's own downloader never runs)."""
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={profile}"):
+        opts.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=chromedriver), options=opts)
+
+
+def ask_in_playground(driver: Any, base: str, question: str, shot: Path) -> str:
+    """Type ``question``, press Start, wait for an answer with sources; the output pane's text."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    driver.get(f"{base}/chat/playground/")
+    wait = WebDriverWait(driver, 30)
+    labels = wait.until(lambda d: d.find_elements(*INPUT_LABELS))
+    # JSON Forms names the field after the input schema's path: {"question": str}.
+    boxes = driver.find_elements(By.ID, "#/properties/question-input")
+    if not boxes:
+        pytest.fail(
+            "the playground's input form has no 'question' text field (the served input schema "
+            f"should be {{'question': str}}); it shows {[e.text for e in labels]}"
+        )
+    boxes[0].send_keys(question)
+    try:
+        wait.until(ec.element_to_be_clickable(START_BUTTON)).click()
+    except TimeoutException:
+        errors = driver.find_elements(By.XPATH, "//*[strong='Validation Errors']//li")
+        pytest.fail(f"Start stays disabled; the form says: {[e.text for e in errors]}")
+
+    def answered(d: Any) -> bool:
+        panes = d.find_elements(*OUTPUT_PANE)
+        answers, sources = answers_and_sources(panes[0].text) if panes else ([], [])
+        return bool(answers and sources)
+
+    try:
+        WebDriverWait(driver, 60).until(answered)
+    finally:
+        with contextlib.suppress(WebDriverException):  # never hide why the wait failed
+            height = driver.execute_script("return document.body.scrollHeight")
+            driver.set_window_size(1280, min(int(height), 6000))
+            driver.save_screenshot(str(shot))
+    return str(driver.find_element(*OUTPUT_PANE).text)
+
+
+def test_playground_answers_a_question_with_a_source(tmp_path: Path) -> None:
+    chromium, chromedriver = browser_binaries()
+    shot = tmp_path / "playground.png"
     with running_server(tmp_path) as (base, log_path):
         want = expected_source(base)
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = chromium
-        for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-            opts.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=opts)
-        shot = tmp_path / "playground.png"
+        driver = chromium_driver(chromium, chromedriver, tmp_path / "chromium-profile")
         try:
-            driver.get(f"{base}/chat/playground/")
-            wait = WebDriverWait(driver, 30)
-            # JSON Forms names the field after the input schema's path: {"question": str}.
-            box = wait.until(ec.element_to_be_clickable((By.ID, "#/properties/question-input")))
-            box.send_keys(QUESTION)
-            start = (By.XPATH, "//button[normalize-space()='Start']")
-            try:
-                wait.until(ec.element_to_be_clickable(start)).click()
-            except TimeoutException:
-                errors = driver.find_elements(By.XPATH, "//*[strong='Validation Errors']//li")
-                pytest.fail(f"Start stays disabled; form errors: {[e.text for e in errors]}")
-            pane = (By.XPATH, "//h2[normalize-space()='Output']/following-sibling::*[1]")
-
-            def cited(d: Any) -> bool:
-                panes = d.find_elements(*pane)
-                _, srcs = answers_and_sources(panes[0].text) if panes else ([], [])
-                return any(s.get("document_id") == want["document_id"] for s in srcs)
-
-            try:
-                WebDriverWait(driver, 60).until(cited)
-            finally:
-                height = driver.execute_script("return document.body.scrollHeight")
-                driver.set_window_size(1280, min(int(height), 6000))
-                driver.save_screenshot(str(shot))
-            text = driver.find_element(*pane).text
+            text = ask_in_playground(driver, base, QUESTION, shot)
         except Exception as exc:
-            raise AssertionError(f"{exc}\nscreenshot: {shot}\nserver log:\n{tail(log_path)}") from exc
+            raise AssertionError(f"{exc}\nscreenshot: {shot}\nserver:\n{tail(log_path)}") from exc
         finally:
             driver.quit()
 
@@ -209,3 +233,4 @@ def test_playground_answers_a_question_with_a_source(tmp_path: Path) -> None:
         s["document_id"] == want["document_id"] and s["title"] == want["title"] for s in sources
     ), (sources, shot)
     assert shot.stat().st_size > 10_000, "empty screenshot"
+    assert "system_prompt" not in text and "untrusted data" not in text, "system prompt shown"
