@@ -90,6 +90,9 @@ class SessionHistory(MongoDBChatMessageHistory):
         return list(messages_from_dict(list(reversed(items))))
 
     def add_message(self, message: BaseMessage) -> None:
+        if message.type == "human":
+            # History is stored and shown to agents: PII is masked the same way as for the model.
+            message = message.model_copy(update={"content": mask_pii(str(message.content))})
         seq = _next_seq()
         at = now()
         self.collection.insert_one(
@@ -104,6 +107,13 @@ class SessionHistory(MongoDBChatMessageHistory):
         if message.type == "ai" and self.sessions is not None:
             # Every client (REST, LangServe) ends a turn here, so the session is updated once.
             self.sessions.record_turn(self.session_id, message.additional_kwargs.get("escalation"))
+
+
+def mask_pii(text: str) -> str:
+    from chains.guardrails import check_input
+
+    verdict = check_input(text, max_chars=10**6, check_injection=False, check_toxicity=False)
+    return verdict.text
 
 
 _seq_lock = threading.Lock()

@@ -111,6 +111,9 @@ def test_pii_is_masked_and_reported(client: TestClient) -> None:
     assert turn["guardrails"]["pii_detected"] is True
     assert turn["bot_response"]["sources"]
     assert "jane.doe@example.com" not in turn["bot_response"]["content"]
+    assert turn["user_message"]["content"] == "My email is [EMAIL], how do I reset my password?"
+    stored = client.get(f"/api/v1/chat/sessions/{sid}/messages").json()["data"]["messages"]
+    assert all("jane.doe" not in m["content"] for m in stored)
 
 
 @pytest.mark.parametrize(
