@@ -13,7 +13,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.chat_history import BaseChatMessageHistory
-from langchain_core.runnables import ConfigurableFieldSpec, Runnable, RunnableConfig
+from langchain_core.runnables import (
+    ConfigurableFieldSpec,
+    Runnable,
+    RunnableConfig,
+    RunnableLambda,
+)
 from langchain_core.runnables.history import RunnableWithMessageHistory
 from pymongo.database import Database
 from typing_extensions import TypedDict
@@ -21,6 +26,7 @@ from typing_extensions import TypedDict
 from chains.configuration import Configuration
 from chains.graph import graph
 from chains.sessions import ChatSessions, SessionHistory, ensure_chat_indexes
+from chains.state import ChatOutput
 
 PLAYGROUND_FIELDS = (
     ("model", str, "Chat model: extractive, azure_openai/<deployment>, bedrock/<id>, openai/<m>"),
@@ -69,7 +75,7 @@ def with_history(history: Callable[..., BaseChatMessageHistory]) -> Runnable[Any
         for name, kind, desc in PLAYGROUND_FIELDS
     ]
     runnable = RunnableWithMessageHistory(
-        graph,  # type: ignore[arg-type]
+        final_only(),
         history,
         input_messages_key="question",
         history_messages_key="history",
@@ -84,6 +90,20 @@ class QuestionInput(TypedDict):
     """A customer's message; the session's history comes from MongoDB."""
 
     question: str
+
+
+def final_only() -> Runnable[Any, Any]:
+    """The graph as one step: ``stream`` yields the turn's output, not every node's state
+    (which holds passages and the system prompt); ``astream_events`` still sees the tokens."""
+
+    def run(state: dict[str, Any], config: RunnableConfig) -> Any:
+        return graph.invoke(state, config)
+
+    async def arun(state: dict[str, Any], config: RunnableConfig) -> Any:
+        return await graph.ainvoke(state, config)
+
+    turn = RunnableLambda(run, afunc=arun, name="SupportChatTurn")
+    return turn.with_types(output_type=ChatOutput)
 
 
 def history_factory(chat: Callable[[], ChatService]) -> Callable[..., SessionHistory]:
