@@ -1,4 +1,4 @@
-"""The ``supportbot`` command: ``serve`` the API, ``ingest`` files and folders."""
+"""The ``supportbot`` command: ``serve`` the API, ``ingest`` files, ``users create-admin``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
+
+    from loaders.mongo import EmbeddedMongo
+    from loaders.settings import Settings
 
 SUPPORTED_SUFFIXES = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"}
 
@@ -23,8 +30,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.observability import configure_logging
     from loaders.settings import get_settings
 
+    configure_logging(os.environ.get("LOG_FORMAT", "json"), os.environ.get("LOG_LEVEL", "INFO"))
     settings = get_settings()
     host = args.host or settings.host
     port = args.port or settings.port
@@ -33,7 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  API docs:   {base}/docs", flush=True)
     print(f"  Playground: {base}/chat/playground/", flush=True)
     print(f"  Search API: {base}/api/v1/knowledge-base/search", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)
     return 0
 
 
@@ -122,6 +131,64 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+ADMIN_PASSWORD_ENV = "SUPPORTBOT_ADMIN_PASSWORD"
+
+
+def _admin_password(args: argparse.Namespace) -> str:
+    """--password, else the environment, else stdin (kept out of shell history)."""
+    if args.password:
+        return str(args.password)
+    if os.environ.get(ADMIN_PASSWORD_ENV):
+        return os.environ[ADMIN_PASSWORD_ENV]
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("Admin password: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _users_mongo(settings: Settings) -> tuple[MongoClient[dict[str, Any]], EmbeddedMongo | None]:
+    """A client to the configured MongoDB, else to the embedded one a running server owns."""
+    from pymongo.errors import PyMongoError
+
+    from loaders.mongo import connect
+    from loaders.stack import start_mongo
+
+    port_file = settings.data_dir / "mongo-port"
+    if not settings.mongodb_uri and port_file.is_file():
+        port = port_file.read_text().strip()
+        client = connect(f"mongodb://127.0.0.1:{port}/?directConnection=true", timeout_ms=1000)
+        try:
+            client.admin.command("ping")
+            return client, None
+        except PyMongoError:
+            client.close()  # stale port file: nobody is serving it, start our own below
+    uri, server = start_mongo(settings)
+    return connect(uri), server
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from app.auth.service import AuthService
+    from loaders.errors import SupportbotError
+    from loaders.settings import get_settings
+
+    settings = get_settings()
+    password = _admin_password(args)
+    client, server = _users_mongo(settings)
+    try:
+        auth = AuthService.build(client[settings.mongodb_name], settings)
+        user = auth.create_user(args.email, password, args.full_name, role="admin")
+    except SupportbotError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+        if server is not None:
+            server.stop()
+    print(f"created admin {user['email']} (user_id {user['user_id']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--chunk-overlap", type=int)
     ingest.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(func=cmd_ingest)
+    users = sub.add_parser("users", help="manage user accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    admin = users_sub.add_parser("create-admin", help="create an admin account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument(
+        "--password", help=f"prefer ${ADMIN_PASSWORD_ENV} or stdin: arguments reach shell history"
+    )
+    admin.add_argument("--full-name", default="Administrator")
+    admin.set_defaults(func=cmd_create_admin)
     return parser
 
 

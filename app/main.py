@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import Response
+from fastapi import FastAPI
+from starlette.middleware.base import BaseHTTPMiddleware
 
-from app.envelope import install_error_handlers, request_id
+from app.auth.routes import router as users_router
+from app.envelope import install_error_handlers
 from app.limits import BodySizeLimit
+from app.observability import metrics, request_middleware
+from app.observability import router as metrics_router
 from app.routers import chat, embeddings, health, knowledge_base
 from app.routers.langserve_chat import mount_langserve
 from chains.chat import ChatService
@@ -83,24 +85,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return upload_limit if path.endswith("/documents/ingest") else JSON_BODY_LIMIT
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
-    app.add_middleware(BaseHTTPMiddleware, dispatch=_request_id_middleware)
+    app.add_middleware(BaseHTTPMiddleware, dispatch=request_middleware)
+    metrics(app)
     for router in (
         health.router,
+        metrics_router,
         knowledge_base.router,
         embeddings.router,
         chat.router,
         chat.feedback_router,
+        users_router,
     ):
         app.include_router(router)
     mount_langserve(app)
     return app
-
-
-async def _request_id_middleware(request: Request, call_next: RequestResponseEndpoint) -> Response:
-    rid = request_id(request)
-    response = await call_next(request)
-    response.headers["X-Request-ID"] = rid
-    return response
 
 
 def app_factory() -> Any:

@@ -153,10 +153,18 @@ class CachedEmbeddings(Embeddings):
         self.inner = inner
         self.cache = cache
         self.model = model
+        self.hits = 0  # lookups answered by the cache (read by the /metrics collector)
+        self.misses = 0
+
+    def _count(self, found: Sequence[Vector | None]) -> None:
+        missed = sum(v is None for v in found)
+        self.misses += missed
+        self.hits += len(found) - missed
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         texts = list(texts)
         found = self.cache.get_many(self.model, texts)
+        self._count(found)
         missing = list(dict.fromkeys(t for t, v in zip(texts, found, strict=True) if v is None))
         if missing:
             fresh = dict(zip(missing, self.inner.embed_documents(missing), strict=True))
@@ -166,6 +174,7 @@ class CachedEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         hit = self.cache.get_many(self.model, [text])[0]
+        self._count([hit])
         if hit is not None:
             return hit
         vec = self.inner.embed_query(text)

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     max_history_length: int = Field(default=10, description="Messages of history kept per turn.")
     company_name: str = Field(default="our company", description="Used in prompts.")
 
+    # Auth: unset JWT_SECRET_KEY means a random per-process secret (logged; set it in production).
+    jwt_secret_key: str | None = Field(default=None, description="HS256 signing secret.")
+    jwt_access_ttl_seconds: int = 3600
+    jwt_refresh_ttl_seconds: int = 14 * 24 * 3600
+
     # Search
     default_top_k: int = 5
     max_top_k: int = 50

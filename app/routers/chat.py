@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from app.deps import current_user
 from app.envelope import jsonable, meta, ok
+from app.observability import observe_turn
 from chains.chat import ChatService, complete_configurable
 from chains.sessions import MESSAGES, now
 from loaders.errors import InvalidInput, ServiceUnavailable
@@ -162,6 +163,7 @@ async def send_message(
             _stream(request, chat, sid, text, user_id, body.config), media_type="text/event-stream"
         )
     out = await run_in_threadpool(chat.ask, sid, text, user_id=user_id, configurable=body.config)
+    observe_turn(request, out)
     payload = await run_in_threadpool(_turn_payload, chat, sid, out)
     return ok(request, payload)
 
@@ -196,6 +198,7 @@ async def _stream(
                 elif kind == "on_chain_end" and event.get("name") == "SupportChat":
                     final = event["data"].get("output")
             if final is not None:
+                observe_turn(request, final)
                 payload = await run_in_threadpool(_turn_payload, chat, sid, final)
                 yield _sse("final", {"success": True, "data": payload, "meta": meta(request)})
     except Exception as exc:  # the stream has started: report in-band, never a broken pipe

@@ -1,0 +1,1 @@
+"""Users and JWT auth: password hashing, tokens, the users repository, dependencies, routes."""

@@ -1,0 +1,107 @@
+"""JWT access and refresh tokens: HS256 only, with ``exp``, ``iat`` and a token ``type``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+
+import jwt
+
+from app.auth.errors import InvalidToken, TokenExpired
+from loaders.errors import SupportbotError
+from loaders.settings import Settings
+
+log = logging.getLogger(__name__)
+ALGORITHM = "HS256"
+ISSUER = "supportbot"
+TokenType = Literal["access", "refresh"]
+
+
+@lru_cache(maxsize=1)
+def _ephemeral_secret() -> str:
+    log.warning(
+        "JWT_SECRET_KEY is not set: using a random per-process secret; tokens will not "
+        "survive a restart or work across workers. Set JWT_SECRET_KEY."
+    )
+    return secrets.token_urlsafe(48)
+
+
+def signing_secret(settings: Settings) -> str:
+    """The configured secret; production refuses to run without one."""
+    if settings.jwt_secret_key:
+        return settings.jwt_secret_key
+    if settings.app_env.lower() in {"production", "prod"}:
+        raise SupportbotError(
+            "JWT_SECRET_KEY must be set in production.", code="AUTH_NOT_CONFIGURED", status=503
+        )
+    return _ephemeral_secret()
+
+
+@dataclass(frozen=True)
+class RefreshGrant:
+    """A freshly issued refresh token and the ids the store keeps (the jti only hashed)."""
+
+    token: str
+    jti: str
+    family_id: str
+    expires_at: datetime
+
+
+class TokenService:
+    """Issues and verifies tokens; the algorithm is pinned so ``alg`` in a header is ignored."""
+
+    def __init__(self, secret: str, *, access_ttl: int, refresh_ttl: int) -> None:
+        self._secret = secret
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenService:
+        return cls(
+            signing_secret(settings),
+            access_ttl=settings.jwt_access_ttl_seconds,
+            refresh_ttl=settings.jwt_refresh_ttl_seconds,
+        )
+
+    def _encode(self, claims: dict[str, Any], ttl: int) -> tuple[str, datetime]:
+        now = datetime.now(UTC)
+        exp = now + timedelta(seconds=ttl)
+        payload = {**claims, "iss": ISSUER, "iat": now, "exp": exp}
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM), exp
+
+    def issue_access(self, user_id: str, role: str) -> str:
+        token, _ = self._encode(
+            {"sub": user_id, "role": role, "type": "access", "jti": uuid.uuid4().hex},
+            self.access_ttl,
+        )
+        return token
+
+    def issue_refresh(self, user_id: str, family_id: str | None = None) -> RefreshGrant:
+        jti = uuid.uuid4().hex
+        family = family_id or uuid.uuid4().hex
+        claims = {"sub": user_id, "type": "refresh", "jti": jti, "fam": family}
+        token, exp = self._encode(claims, self.refresh_ttl)
+        return RefreshGrant(token=token, jti=jti, family_id=family, expires_at=exp)
+
+    def decode(self, token: str, expected: TokenType) -> dict[str, Any]:
+        """Verified claims, or ``InvalidToken`` / ``TokenExpired`` (both 401)."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "type", "jti"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired("The token has expired; log in or refresh.") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("The token is invalid.") from exc
+        if claims.get("type") != expected:
+            raise InvalidToken(f"An {expected} token is required here.")
+        return claims
