@@ -10,14 +10,11 @@ Pinecone, and BM25 comes from the same keyword index in both set-ups.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
 
 from loaders.errors import InvalidInput
@@ -186,34 +183,4 @@ def highlights(text: str, terms: set[str], limit: int = 2) -> list[str]:
     return [s for _, _, s in sorted(scored)[:limit]]
 
 
-class KnowledgeBaseRetriever(BaseRetriever):
-    """LangChain retriever over ``HybridSearcher`` for the chat graph; scores in metadata."""
-
-    searcher: Any
-    top_k: int = 5
-    filters: dict[str, Any] | None = None
-    min_relevance: float = 0.0
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        hits = self.searcher.search(
-            query, top_k=self.top_k, filters=self.filters, min_relevance=self.min_relevance
-        )
-        return [
-            Document(
-                id=h.chunk_id,
-                page_content=h.document.page_content,
-                metadata={**h.document.metadata, "relevance_score": h.relevance_score},
-            )
-            for h in hits
-        ]
-
-
-def timed_search(searcher: HybridSearcher, **kwargs: Any) -> tuple[list[SearchHit], float]:
-    start = time.perf_counter()
-    hits = searcher.search(**kwargs)
-    return hits, (time.perf_counter() - start) * 1000
-
-
-__all__ = ["HybridSearcher", "KnowledgeBaseRetriever", "SearchHit"]
+__all__ = ["HybridSearcher", "SearchHit"]
