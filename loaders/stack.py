@@ -26,6 +26,7 @@ from loaders.indexing import RECORD_COLLECTION, KnowledgeStore, RecordManager
 from loaders.jobs import IngestionWorker, JobStore
 from loaders.keyword_index import KeywordIndex
 from loaders.knowledge_base import KnowledgeBase
+from loaders.kv import InProcessKV, KeyValueCache, make_kv
 from loaders.mongo import EmbeddedMongo, connect, ensure_indexes
 from loaders.records import KnowledgeBaseRecords
 from loaders.retrieval import HybridSearcher, SearchLimits
@@ -53,6 +54,7 @@ class Services:
     searcher: HybridSearcher
     mongo_server: EmbeddedMongo | None = None
     lock_file: IO[str] | None = None
+    cache: KeyValueCache = field(default_factory=InProcessKV)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -166,6 +168,7 @@ def build_services(settings: Settings, *, start_worker: bool = True) -> Services
         searcher=searcher,
         mongo_server=mongo_server,
         lock_file=lock,
+        cache=make_kv(settings),
     )
     if start_worker:
         worker.start()
