@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv langgraph run test lint format bench clean
+.PHONY: venv langgraph run test eval-smoke lint format bench clean
 
 # torch is pinned to the CPU wheel first: an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml constraints.txt
@@ -42,6 +42,13 @@ run: venv
 
 test: venv langgraph
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(MAKE) --no-print-directory eval-smoke
+
+# CI eval smoke (< 2 min from a clean clone): 10 items per shipped dataset through the graph in
+# process, gated by evals/smoke_thresholds.toml (exit 1 when a bound fails).
+eval-smoke: venv
+	$(BIN)/supportbot eval run --limit 10 --quiet --out var/evals/smoke \
+		--thresholds evals/smoke_thresholds.toml
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""The ``supportbot`` command: ``serve`` the API, ``ingest`` files, ``users create-admin``."""
+"""The ``supportbot`` command: ``serve`` the API, ``ingest`` files, ``users create-admin``,
+``eval run`` / ``eval compare`` (see :mod:`evals.cli`)."""
 
 from __future__ import annotations
 
@@ -215,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("--full-name", default="Administrator")
     admin.set_defaults(func=cmd_create_admin)
+    from evals.cli import add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 

@@ -1,10 +1,14 @@
-"""FastAPI dependencies: the shared services and the caller's identity (auth plugs in here)."""
+"""FastAPI dependencies: the shared services and, for older imports, the caller's identity.
+
+The identity checks live in ``app.auth.deps`` (which imports ``get_services`` from here), so
+``current_user`` and ``require_admin`` import it when called rather than at module level.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from loaders.errors import ServiceUnavailable
 from loaders.stack import Services
@@ -17,11 +21,20 @@ def get_services(request: Request) -> Services:
     return services  # type: ignore[no-any-return]
 
 
-def current_user(request: Request) -> dict[str, Any] | None:
-    """The authenticated caller; ``None`` until the auth issue adds JWT checks here."""
-    return getattr(request.state, "user", None)
+def current_user(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> dict[str, Any]:
+    """The authenticated caller (401 otherwise); same as ``app.auth.deps.authenticated_user``."""
+    from app.auth.deps import authenticate
+    from app.auth.service import auth_service_for
+
+    return authenticate(request, auth_service_for(services.extras, services.db, services.settings))
 
 
-def require_admin(request: Request) -> dict[str, Any] | None:
-    """Guards knowledge-base writes; becomes an admin-role check with auth."""
-    return current_user(request)
+def require_admin(user: Annotated[dict[str, Any], Depends(current_user)]) -> dict[str, Any]:
+    """An admin caller (403 for other roles)."""
+    from app.auth.errors import Forbidden
+
+    if user.get("role") != "admin":
+        raise Forbidden("Your role does not allow this action.")
+    return user

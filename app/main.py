@@ -8,16 +8,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.base import BaseHTTPMiddleware
 
+from app.analytics import install_analytics, start_analytics, stop_analytics
+from app.auth.api_key_routes import router as api_keys_router
+from app.auth.deps import require_role
+from app.auth.login_page import router as login_router
 from app.auth.routes import router as users_router
+from app.auth.startup import bootstrap_dev_admin, check_auth_config
 from app.envelope import install_error_handlers
 from app.limits import BodySizeLimit
 from app.observability import metrics, request_middleware
 from app.observability import router as metrics_router
-from app.routers import chat, embeddings, health, knowledge_base
+from app.ratelimit import install as install_rate_limits
+from app.routers import admin_audit, admin_prompts, chat, embeddings, health, knowledge_base
+from app.routers.admin_config import router as admin_config_router
+from app.routers.analytics import router as analytics_router
 from app.routers.langserve_chat import mount_langserve
+from app.tracing import configure_tracing, stop_tracing
 from chains.chat import ChatService
 from chains.guardrails.guard import warm_up
 from chains.resources import resources_from_stack, set_resources
@@ -48,17 +58,25 @@ def ingest_sample_kb_once(svc: Services) -> int:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """Build the app; ``services`` may be injected (tests), else built on start-up."""
     settings = settings or get_settings()
+    check_auth_config(settings)  # production without JWT/PII keys must not start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services or build_services(settings)
         app.state.services = svc
+        events = start_analytics(app, svc)
         app.state.chat = ChatService(
             svc.db,
             session_ttl_seconds=settings.session_ttl_seconds,
             history_window=settings.max_history_length,
+            on_turn=metrics(app).observe_turn,
+            cache=svc.cache,
+            events=events,
         )
         set_resources(resources_from_stack(svc))
+        if services is None:
+            bootstrap_dev_admin(svc)
+        tracing = configure_tracing(settings)
         warm_up()  # guardrails-ai's first import costs ~2 s: pay it at start-up, not on a turn
         if settings.ingest_sample_kb and services is None:
             threading.Thread(target=ingest_sample_kb_once, args=(svc,), daemon=True).start()
@@ -67,7 +85,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             app.state.services = None
             app.state.chat = None
+            stop_analytics(app)  # flushes queued events while MongoDB is still up
             set_resources(None)
+            if tracing:
+                stop_tracing()
+            await app.state.rate_limiter.aclose()
             if services is None:
                 svc.close()
 
@@ -85,19 +107,36 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return upload_limit if path.endswith("/documents/ingest") else JSON_BODY_LIMIT
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    install_analytics(app)  # 5xx -> ``error`` events; writer counters on /metrics
+    install_rate_limits(app, settings)  # inside the request-id middleware: 429s are logged too
     app.add_middleware(BaseHTTPMiddleware, dispatch=request_middleware)
     metrics(app)
+    # Prometheus scrapes with an admin Bearer token or API key (`authorization` in scrape config).
+    app.include_router(metrics_router, dependencies=[Depends(require_role("admin"))])
     for router in (
         health.router,
-        metrics_router,
+        login_router,
+        api_keys_router,
         knowledge_base.router,
         embeddings.router,
         chat.router,
         chat.feedback_router,
         users_router,
+        admin_prompts.router,
+        admin_audit.router,
+        admin_config_router,
+        analytics_router,
     ):
         app.include_router(router)
     mount_langserve(app)
+    if settings.cors_origin_list:  # added last: outermost, so 401s and preflights get headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
     return app
 
 

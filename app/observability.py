@@ -25,7 +25,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.middleware.base import RequestResponseEndpoint
 from starlette.responses import Response
@@ -96,6 +96,7 @@ class _ServicesCollector(Collector):
         cache.add_metric(["hit"], float(getattr(svc.embeddings, "hits", 0)))
         cache.add_metric(["miss"], float(getattr(svc.embeddings, "misses", 0)))
         yield cache
+        yield from _cache_and_redis_metrics(self.app, svc)
         jobs = CounterMetricFamily(
             "ingestion_jobs", "Ingestion jobs by final status.", labels=["status"]
         )
@@ -107,17 +108,46 @@ class _ServicesCollector(Collector):
         yield jobs
 
 
+def _cache_and_redis_metrics(app: FastAPI, svc: Any) -> Iterator[Metric]:
+    """Session/config cache hit rates, 429s, and Redis health (errors and degraded mode)."""
+    from loaders.redis_link import degraded_counts, error_counts
+
+    lookups = CounterMetricFamily(
+        "supportbot_cache_requests", "Key-value cache lookups.", labels=["cache", "result"]
+    )
+    stats = getattr(svc.cache, "stats", None)
+    for (name, result), n in (stats.snapshot() if stats else {}).items():
+        lookups.add_metric([name, result], float(n))
+    yield lookups
+    limiter = getattr(app.state, "rate_limiter", None)
+    limited = CounterMetricFamily(
+        "supportbot_rate_limited", "Requests refused with 429.", labels=["limit"]
+    )
+    for kind, n in (limiter.rejected if limiter else {}).items():
+        limited.add_metric([kind], float(n))
+    yield limited
+    for name, counts, doc in (
+        ("supportbot_redis_errors", error_counts(), "Failed Redis calls (this process)."),
+        ("supportbot_redis_degraded", degraded_counts(), "Operations served in process."),
+    ):
+        family = CounterMetricFamily(name, doc, labels=["op"])
+        for op, n in counts.items():
+            family.add_metric([op], float(n))
+        yield family
+    up = GaugeMetricFamily("supportbot_redis_up", "1 while Redis answers.", labels=["component"])
+    for component, part in (("cache", svc.cache), ("ratelimit", getattr(limiter, "windows", None))):
+        outage = getattr(part, "outage", None)
+        if outage is not None:
+            up.add_metric([component], 0.0 if outage.down else 1.0)
+    yield up
+
+
 def metrics(app: FastAPI) -> Metrics:
     """The app's metrics, created on first use."""
     found = getattr(app.state, "metrics", None)
     if found is None:
         found = app.state.metrics = Metrics(app)
     return found  # type: ignore[no-any-return]
-
-
-def observe_turn(request: Request, out: dict[str, Any]) -> None:
-    """Hook for routers: count a finished chat turn on the request's app."""
-    metrics(request.app).observe_turn(out)
 
 
 router = APIRouter(tags=["health"])

@@ -7,6 +7,8 @@ per-session lock) so messages keep their order and none are lost.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,20 +25,33 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from pymongo.database import Database
 from typing_extensions import TypedDict
 
-from chains.configuration import Configuration
+from chains.analytics.writer import EventSink
 from chains.graph import graph
+from chains.runtime_config import with_runtime
 from chains.sessions import ChatSessions, SessionHistory, ensure_chat_indexes
 from chains.state import ChatOutput
+from loaders.kv import KeyValueCache
 
-PLAYGROUND_FIELDS = (
-    ("model", str, "Chat model: extractive, azure_openai/<deployment>, bedrock/<id>, openai/<m>"),
-    ("temperature", float, "Sampling temperature"),
-    ("top_k", int, "Passages retrieved per turn"),
+log = logging.getLogger(__name__)
+
+# Every default is "" = "not set" (the admin's runtime configuration applies): LangServe fills
+# unsent fields with their defaults and the playground sends them all. Numbers are typed
+# ``str | float``: a JSON-schema anyOf whose last member the playground renders as a number box
+# that may stay empty. (``float | None`` adds {"type": "null"}, which crashes its form; a plain
+# ``float`` cannot be empty.) ``Configuration`` turns numeric strings into numbers.
+PLAYGROUND_FIELDS: tuple[tuple[str, Any, str], ...] = (
+    ("model", str, "Chat model: extractive, azure_openai/<deployment>, bedrock/<id>, openai/<m> "
+     "(empty: the admin's configuration)"),
+    ("temperature", str | float, "Sampling temperature (empty: the admin's configuration)"),
+    ("top_k", str | int, "Passages retrieved per turn (empty: the admin's configuration)"),
     ("prompt_version", str, "Prompt template version (empty: the active one)"),
-)
+)  # fmt: skip
 
 
-def with_history(history: Callable[..., BaseChatMessageHistory]) -> Runnable[Any, Any]:
+def with_history(
+    history: Callable[..., BaseChatMessageHistory],
+    on_turn: Callable[[dict[str, Any]], None] | None = None,
+) -> Runnable[Any, Any]:
     """The graph with session history; ``history(session_id, user_id, **_)`` makes it.
 
     The playground's configurable fields ride along in ``history_factory_config`` (LangServe
@@ -61,21 +76,19 @@ def with_history(history: Callable[..., BaseChatMessageHistory]) -> Runnable[Any
             is_shared=True,
         ),
     ]
-    defaults = Configuration()
     specs += [
         ConfigurableFieldSpec(
             id=name,
             annotation=kind,
             name=name,
             description=desc,
-            # "" not None: the playground refuses a null string field ("" = active version).
-            default=getattr(defaults, name) if getattr(defaults, name) is not None else "",
+            default="",
             is_shared=True,
         )
         for name, kind, desc in PLAYGROUND_FIELDS
     ]
     runnable = RunnableWithMessageHistory(
-        final_only(),
+        final_only(on_turn),
         history,
         input_messages_key="question",
         history_messages_key="history",
@@ -92,15 +105,27 @@ class QuestionInput(TypedDict):
     question: str
 
 
-def final_only() -> Runnable[Any, Any]:
+def final_only(on_turn: Callable[[dict[str, Any]], None] | None = None) -> Runnable[Any, Any]:
     """The graph as one step: ``stream`` yields the turn's output, not every node's state
-    (which holds passages and the system prompt); ``astream_events`` still sees the tokens."""
+    (which holds passages and the system prompt); ``astream_events`` still sees the tokens.
+
+    ``on_turn`` sees every finished turn whatever the client (REST, LangServe), for metrics.
+    """
+
+    def done(out: Any) -> Any:
+        if on_turn is not None and isinstance(out, dict):
+            try:
+                on_turn(out)
+            except Exception:  # metrics must never fail a turn
+                log.exception("on_turn hook failed")
+        return out
 
     def run(state: dict[str, Any], config: RunnableConfig) -> Any:
-        return graph.invoke(state, config)
+        return done(graph.invoke(state, with_runtime(config)))
 
     async def arun(state: dict[str, Any], config: RunnableConfig) -> Any:
-        return await graph.ainvoke(state, config)
+        config = await asyncio.to_thread(with_runtime, config)  # a MongoDB read
+        return done(await graph.ainvoke(state, config))
 
     turn = RunnableLambda(run, afunc=arun, name="SupportChatTurn")
     return turn.with_types(output_type=ChatOutput)
@@ -124,9 +149,9 @@ def history_factory(chat: Callable[[], ChatService]) -> Callable[..., SessionHis
 
 
 def complete_configurable(configurable: dict[str, Any]) -> dict[str, Any]:
-    """RunnableWithMessageHistory wants every history-factory key present: fill defaults."""
-    defaults = Configuration()
-    out = {name: getattr(defaults, name) for name, _, _ in PLAYGROUND_FIELDS}
+    """RunnableWithMessageHistory wants every history-factory key present: absent ones are
+    ``None`` ("not set"), never a code default that would override the runtime configuration."""
+    out: dict[str, Any] = {name: None for name, _, _ in PLAYGROUND_FIELDS}
     out.update({k: v for k, v in configurable.items() if v is not None and v != ""})
     out.setdefault("user_id", "")
     return out
@@ -141,14 +166,17 @@ class ChatService:
         *,
         session_ttl_seconds: int = 3600,
         history_window: int = 20,
+        on_turn: Callable[[dict[str, Any]], None] | None = None,
+        cache: KeyValueCache | None = None,
+        events: EventSink | None = None,
     ) -> None:
         ensure_chat_indexes(db)
         self.db = db
-        self.sessions = ChatSessions(db, session_ttl_seconds)
+        self.sessions = ChatSessions(db, session_ttl_seconds, cache, events)
         self.window = history_window
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self.runnable = with_history(history_factory(lambda: self))
+        self.runnable = with_history(history_factory(lambda: self), on_turn)
 
     def history(self, session_id: str, user_id: str = "") -> SessionHistory:
         return SessionHistory(

@@ -2,6 +2,11 @@
 
 One class, as in LangChain's retrieval-agent template: every knob a prompt engineer may turn in
 the playground or an eval run (``--set key=value``) is a field here, with its default.
+
+Layers, last wins: these code defaults <- the admin's runtime configuration
+(``chains.runtime_config``) <- per-request values. A per-request value of ``None`` or ``""``
+means "not set", so clients that send every field (the LangServe playground does) never
+silently override the admin's choice.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig, ensure_config
+
+from loaders.errors import InvalidInput
 
 
 @dataclass(kw_only=True)
@@ -29,6 +36,10 @@ class Configuration:
     temperature: float = field(default=0.1, metadata={"description": "Sampling temperature."})
     max_tokens: int = field(default=512, metadata={"description": "Answer token budget."})
     top_k: int = field(default=5, metadata={"description": "Passages retrieved per turn."})
+    rerank: bool = field(
+        default=True,
+        metadata={"description": "Cross-encoder re-ranking, when RERANKER_MODEL_PATH is set."},
+    )
     min_relevance_score: float = field(
         default=0.45, metadata={"description": "Passages below this fused score are ignored."}
     )
@@ -54,7 +65,35 @@ class Configuration:
 
     @classmethod
     def from_runnable_config(cls, config: RunnableConfig | None = None) -> Configuration:
-        """Build from ``config["configurable"]``, ignoring keys that are not fields."""
+        """Runtime configuration, then the set (not ``None`` / ``""``) per-request fields.
+
+        A served turn carries the runtime layer it read once (``RUNTIME_KEY``); a bare graph
+        run (``langgraph dev``, evals) reads the active one here.
+        """
+        from chains.runtime_config import RUNTIME_KEY, runtime_layer
+
         configurable = ensure_config(config).get("configurable") or {}
         names = {f.name for f in fields(cls) if f.init}
-        return cls(**{k: v for k, v in configurable.items() if k in names})
+        base = configurable.get(RUNTIME_KEY)
+        values = dict(runtime_layer() if base is None else base)
+        values.update({k: v for k, v in configurable.items() if v is not None and v != ""})
+        return cls(**{k: _number(k, v) for k, v in values.items() if k in names})
+
+
+def _number(name: str, value: Any) -> Any:
+    """A numeric field given as text (the playground's ``str | float`` fields) as a number."""
+    kind = _NUMERIC.get(name)
+    if kind is None or not isinstance(value, str):
+        return value
+    try:
+        return kind(value.strip())
+    except ValueError:
+        msg = f"'{name}' must be a number, not '{value}'."
+        raise InvalidInput(msg, code="INVALID_CONFIG") from None
+
+
+_NUMERIC: dict[str, type] = {
+    f.name: type(f.default)
+    for f in fields(Configuration)
+    if type(f.default) in (int, float)  # bool is not numeric here
+}

@@ -88,7 +88,11 @@ def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     history = state.get("history") or []
     standalone = condense(question, history, cfg, config)
     hits = res.searcher.search(
-        standalone, top_k=cfg.top_k, filters=cfg.filters, min_relevance=cfg.min_relevance_score
+        standalone,
+        top_k=cfg.top_k,
+        filters=cfg.filters,
+        min_relevance=cfg.min_relevance_score,
+        rerank=cfg.rerank,
     )
     documents, planted = [], 0
     for h in hits:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import atexit
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
 from loaders.retrieval import HybridSearcher
 from loaders.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from prompts.store import PromptStore
 
 
 @dataclass
@@ -25,6 +28,7 @@ class ChatResources:
     embeddings: Embeddings
     prompts: Any  # prompts.store.PromptStore
     owner: Any | None = None  # the stack to close, when we built it
+    runtime: Any | None = None  # chains.runtime_config.RuntimeConfigStore; None: code defaults
 
 
 _lock = threading.Lock()
@@ -48,16 +52,35 @@ def get_resources() -> ChatResources:
 
 def resources_from_stack(stack: Any) -> ChatResources:
     """Chat resources over an already-built knowledge-base stack (shares its clients)."""
-    from prompts.store import PromptStore
+    from chains.runtime_config import runtime_store_for
 
-    prompts = PromptStore(stack.db)
-    prompts.seed_from_files()
     return ChatResources(
         settings=stack.settings,
         searcher=stack.searcher,
         embeddings=stack.embeddings,
-        prompts=prompts,
+        prompts=prompt_store_for(stack),
+        runtime=runtime_store_for(stack),
     )
+
+
+_PROMPTS_KEY = "prompt_store"
+_prompts_lock = threading.Lock()  # not ``_lock``: get_resources holds it while building
+
+
+def prompt_store_for(stack: Any) -> PromptStore:
+    """The stack's one seeded ``PromptStore``: the chat graph and the admin prompt routes share
+    its cache, so an activation through the API reaches this worker's next turn at once."""
+    from prompts.store import PromptStore
+
+    store = stack.extras.get(_PROMPTS_KEY)
+    if store is None:
+        with _prompts_lock:
+            store = stack.extras.get(_PROMPTS_KEY)
+            if store is None:
+                store = PromptStore(stack.db, refresh_seconds=stack.settings.prompt_refresh_seconds)
+                store.seed_from_files()
+                stack.extras[_PROMPTS_KEY] = store
+    return store  # type: ignore[no-any-return]
 
 
 def _build(settings: Settings) -> ChatResources:

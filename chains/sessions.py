@@ -4,6 +4,11 @@
 sees, shared by LangServe and REST) that also writes each message in the seed's
 ``chat_messages`` shape and reads in a defined order (real MongoDB has no natural order).
 Expiry is enforced by the application as well as by a TTL index, since nx-27017 has no TTL.
+
+Sessions are read through the shared cache (seed: ``session:{session_id}``, TTL 3600) when it
+is shared by every worker (Redis). Each change bumps the document's ``revision`` in the same
+MongoDB update and writes the result with ``set_json_if_newer``, so a slow reader can never put
+an older state back: an ended session is refused by every worker.
 """
 
 from __future__ import annotations
@@ -17,16 +22,21 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 from langchain_mongodb.chat_message_histories import MongoDBChatMessageHistory
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from chains.analytics.events import feedback_data
+from chains.analytics.writer import EventSink, emit_turn
 from loaders.errors import NotFound, SupportbotError
+from loaders.kv import KeyValueCache
 
 SESSIONS = "chat_sessions"
 MESSAGES = "chat_messages"
 HISTORY = "chat_history"
 SESSION_RETENTION_SECONDS = 30 * 86400
+SESSION_CACHE_TTL_SECONDS = 3600
+_DATETIME_FIELDS = ("started_at", "last_message_at", "expires_at", "ended_at")
 
 
 def now() -> datetime:
@@ -78,6 +88,7 @@ class SessionHistory(MongoDBChatMessageHistory):
         self.records = db[MESSAGES]
         self.user_id = user_id
         self.sessions = sessions
+        self._question = ""  # the turn's masked question, for its analytics events
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
@@ -93,6 +104,7 @@ class SessionHistory(MongoDBChatMessageHistory):
         if message.type == "human":
             # History is stored and shown to agents: PII is masked the same way as for the model.
             message = message.model_copy(update={"content": mask_pii(str(message.content))})
+            self._question = str(message.content)
         seq = _next_seq()
         at = now()
         self.collection.insert_one(
@@ -106,7 +118,19 @@ class SessionHistory(MongoDBChatMessageHistory):
         self.records.insert_one(message_record(self.session_id, self.user_id, message, seq, at))
         if message.type == "ai" and self.sessions is not None:
             # Every client (REST, LangServe) ends a turn here, so the session is updated once.
-            self.sessions.record_turn(self.session_id, message.additional_kwargs.get("escalation"))
+            doc = self.sessions.record_turn(
+                self.session_id, message.additional_kwargs.get("escalation")
+            )
+            if self.sessions.events is not None:
+                emit_turn(
+                    self.sessions.events,
+                    message,
+                    question=self._question,
+                    session_id=self.session_id,
+                    user_id=self.user_id,
+                    session=doc,
+                    at=at,
+                )
 
 
 def mask_pii(text: str) -> str:
@@ -154,10 +178,49 @@ def message_record(
 class ChatSessions:
     """Session lifecycle: create, look up (404 / 410), touch, escalate, end."""
 
-    def __init__(self, db: Database[dict[str, Any]], ttl_seconds: int = 3600) -> None:
+    def __init__(
+        self,
+        db: Database[dict[str, Any]],
+        ttl_seconds: int = 3600,
+        cache: KeyValueCache | None = None,
+        events: EventSink | None = None,
+    ) -> None:
         self.db = db
         self.col = db[SESSIONS]
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.cache = cache
+        self.events = events  # analytics: session_start, each turn's events, feedback
+
+    @staticmethod
+    def cache_key(session_id: str) -> str:
+        return f"session:{session_id}"
+
+    def _cache_put(self, doc: dict[str, Any]) -> None:
+        if self.cache is not None and self.cache.shared:  # never read otherwise (``_cached``)
+            value = _to_json(doc) | {"revision": int(doc.get("revision") or 0)}
+            key = self.cache_key(str(doc["session_id"]))
+            self.cache.set_json_if_newer(key, value, "revision", SESSION_CACHE_TTL_SECONDS)
+
+    def _cached(self, session_id: str) -> dict[str, Any] | None:
+        # Only a cache every worker shares may answer: a per-process copy could still say
+        # "active" after another worker ended the session.
+        if self.cache is None or not self.cache.shared:
+            return None
+        doc = self.cache.get_json(self.cache_key(session_id))
+        return _from_json(doc) if isinstance(doc, dict) else None
+
+    def _update(self, session_id: str, update: dict[str, Any]) -> dict[str, Any] | None:
+        """Apply ``update`` with a revision bump and cache the document it produced."""
+        update = {**update, "$inc": {**update.get("$inc", {}), "revision": 1}}
+        doc = self.col.find_one_and_update(
+            {"session_id": session_id},
+            update,
+            projection={"_id": 0},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is not None:
+            self._cache_put(doc)
+        return doc
 
     def create(
         self, user_id: str | None, channel: str = "web", metadata: dict[str, Any] | None = None
@@ -173,14 +236,28 @@ class ChatSessions:
             "started_at": at,
             "last_message_at": at,
             "expires_at": at + self.ttl,
+            "revision": 0,
         }
         self.col.insert_one(dict(doc))
+        self._cache_put(doc)
+        if self.events is not None:
+            self.events.emit(
+                "session_start",
+                session_id=str(doc["session_id"]),
+                user_id=user_id,
+                data={"channel": channel},
+                at=at,
+            )
         return doc
 
     def get(self, session_id: str) -> dict[str, Any]:
+        cached = self._cached(session_id)
+        if cached is not None:
+            return cached
         doc = self.col.find_one({"session_id": session_id}, {"_id": 0})
         if doc is None:
             raise NotFound(f"No chat session '{session_id}'.", code="SESSION_NOT_FOUND")
+        self._cache_put(doc)
         return doc
 
     def get_active(self, session_id: str) -> dict[str, Any]:
@@ -189,11 +266,14 @@ class ChatSessions:
         if doc["status"] != "active":
             raise SessionGone("This chat session has ended; start a new one.", code="SESSION_ENDED")
         if _aware(doc["expires_at"]) <= now():
-            self.col.update_one({"session_id": session_id}, {"$set": {"status": "abandoned"}})
+            self._update(session_id, {"$set": {"status": "abandoned"}})
             raise SessionGone("This chat session expired after inactivity; start a new one.")
         return doc
 
-    def record_turn(self, session_id: str, escalation: dict[str, Any] | None) -> None:
+    def record_turn(
+        self, session_id: str, escalation: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Touch the session after a turn; returns the updated document."""
         at = now()
         update: dict[str, Any] = {
             "$set": {
@@ -207,7 +287,7 @@ class ChatSessions:
             update["$set"].update(
                 {"metadata.escalated": True, "metadata.escalation": {**escalation, "at": at}}
             )
-        self.col.update_one({"session_id": session_id}, update)
+        return self._update(session_id, update)
 
     def end(self, session_id: str, feedback: dict[str, Any] | None) -> dict[str, Any]:
         doc = self.get(session_id)
@@ -217,7 +297,16 @@ class ChatSessions:
         fields: dict[str, Any] = {"status": "ended", "ended_at": at}
         if feedback:
             fields["feedback"] = {**feedback, "submitted_at": at}
-        self.col.update_one({"session_id": session_id}, {"$set": fields})
+        self._update(session_id, {"$set": fields})
+        if feedback and self.events is not None:
+            data = feedback_data(
+                rating=feedback.get("rating"),
+                resolved=feedback.get("resolved"),
+                source="session_end",
+            )
+            self.events.emit(
+                "feedback", session_id=session_id, user_id=doc.get("user_id"), data=data
+            )
         total = self.db[MESSAGES].count_documents({"session_id": session_id})
         return {
             "session_id": session_id,
@@ -231,6 +320,22 @@ class ChatSessions:
                 "escalated": doc["metadata"].get("escalated", False),
             },
         }
+
+
+def _to_json(value: Any) -> Any:
+    """The document with datetimes as ISO strings (the cache holds JSON)."""
+    if isinstance(value, datetime):
+        return _aware(value).isoformat()
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _from_json(doc: dict[str, Any]) -> dict[str, Any]:
+    """A cached document with its top-level timestamps as datetimes again."""
+    return {k: _aware(v) if k in _DATETIME_FIELDS and v else v for k, v in doc.items()}
 
 
 def _aware(value: datetime | str) -> datetime:

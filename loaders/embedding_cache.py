@@ -109,6 +109,9 @@ class RedisCache:
         return time.monotonic() >= self._down_until
 
     def _failed(self, op: str, exc: Exception) -> None:
+        from loaders.redis_link import count_error
+
+        count_error(f"embedding_{op}")
         self.errors += 1
         self._down_until = time.monotonic() + self.retry_after_seconds
         log.warning("embedding cache %s failed (%s); treating as a miss", op, exc)

@@ -114,6 +114,17 @@ INDEXES: dict[str, list[tuple[list[tuple[str, str | int]], dict[str, Any]]]] = {
         ([("status", ASCENDING), ("created_at", ASCENDING)], {}),
         ([("document_id", ASCENDING)], {}),
     ],
+    "analytics_events": [
+        ([("event_id", ASCENDING)], {"unique": True}),
+        ([("event_type", ASCENDING), ("timestamp", DESCENDING)], {}),
+        ([("session_id", ASCENDING), ("timestamp", ASCENDING)], {}),
+        ([("user_id", ASCENDING), ("timestamp", DESCENDING)], {}),
+        ([("timestamp", DESCENDING)], {}),
+        # The dashboard's: periods are matched on ``ts`` (epoch ms), see chains/analytics.
+        ([("event_type", ASCENDING), ("ts", ASCENDING)], {}),
+        ([("event_type", ASCENDING), ("data.rt_bin", ASCENDING), ("ts", ASCENDING)], {}),
+        ([("event_type", ASCENDING), ("data.unanswered", ASCENDING), ("ts", ASCENDING)], {}),
+    ],
 }
 
 # The seed's full-text index; nx-27017 has no text indexes, so it is best-effort there.

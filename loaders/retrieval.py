@@ -123,15 +123,17 @@ class HybridSearcher:
         filters: dict[str, Any] | None = None,
         min_relevance: float = 0.0,
         mode: SearchMode = "hybrid",
+        rerank: bool = True,
     ) -> list[SearchHit]:
-        """Top ``top_k`` chunks at or above ``min_relevance`` (0..1), best first."""
+        """Top ``top_k`` chunks at or above ``min_relevance`` (0..1), best first; ``rerank``
+        False skips the cross-encoder (an admin's runtime switch)."""
         query = self.validate(query, top_k, min_relevance)
         flt = normalize_filter(filters)
         n = max(top_k * 4, 20)
         dense = self._dense(query, n, flt) if mode != "keyword" else {}
         lexical = self._keyword(query, n, flt) if mode != "dense" else {}
         hits = self._fuse(dense, lexical, mode)
-        if self.reranker is not None and hits:
+        if rerank and self.reranker is not None and hits:
             hits = self.reranker.rerank(query, hits[: max(top_k * 3, 10)])
         terms = query_terms(query)
         out = [h for h in hits if h.relevance_score >= min_relevance][:top_k]

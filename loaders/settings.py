@@ -35,6 +35,25 @@ class Settings(BaseSettings):
 
     # Redis: unset means in-process cache and limits.
     redis_url: str | None = None
+    redis_timeout_seconds: float = Field(
+        default=0.25, description="Socket timeout: a slow Redis degrades instead of stalling."
+    )
+    redis_retry_seconds: float = Field(
+        default=3.0, description="After a Redis failure, serve in process this long, then retry."
+    )
+
+    # Rate limits (sliding window, per user or per IP; Redis when set, else per process)
+    rate_limit_enabled: bool = True
+    rate_limit_per_minute: int = Field(default=300, description="Requests per caller per window.")
+    rate_limit_chat_per_minute: int = Field(
+        default=30, description="Chat turns (REST and /chat/*) per caller per window."
+    )
+    rate_limit_login_per_minute: int = Field(
+        default=5, description="Logins per IP and per email, registrations per IP, per window."
+    )
+    rate_limit_window_seconds: float = Field(
+        default=60.0, description="Window length; the *_PER_MINUTE limits apply per window."
+    )
 
     # Vector store
     vector_store: VectorStoreName | None = Field(
@@ -100,10 +119,48 @@ class Settings(BaseSettings):
     max_history_length: int = Field(default=10, description="Messages of history kept per turn.")
     company_name: str = Field(default="our company", description="Used in prompts.")
 
+    # Analytics events (``analytics_events``), written in batches by a background thread
+    analytics_enabled: bool = True
+    analytics_flush_seconds: float = Field(default=0.5, description="Longest wait before a write.")
+    analytics_queue_size: int = Field(default=10_000, description="Events held while MongoDB lags.")
+
+    prompt_refresh_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often a worker checks MongoDB for prompt activations made by others.",
+    )
+
     # Auth: unset JWT_SECRET_KEY means a random per-process secret (logged; set it in production).
     jwt_secret_key: str | None = Field(default=None, description="HS256 signing secret.")
     jwt_access_ttl_seconds: int = 3600
     jwt_refresh_ttl_seconds: int = 14 * 24 * 3600
+    pii_encryption_key: str | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated, newest first; unset in development "
+        "means a key file under data_dir, in production a refusal to start.",
+    )
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed by CORS; empty means none."
+    )
+    auth_cookie_secure: bool | None = Field(
+        default=None, description="Secure flag on the login cookie; unset means 'when https'."
+    )
+
+    # Optional LangSmith tracing (off unless LANGSMITH_TRACING=true and a key are set)
+    langsmith_tracing: bool = Field(
+        default=False, validation_alias=AliasChoices("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2")
+    )
+    langsmith_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
+    )
+    langsmith_endpoint: str = Field(
+        default="https://api.smith.langchain.com",
+        validation_alias=AliasChoices("LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT"),
+    )
+
+    # Eval CLI client credentials for `supportbot eval run --target http://host:port`
+    supportbot_token: str | None = Field(default=None, description="Bearer access token.")
+    supportbot_api_key: str | None = Field(default=None, description="Sent as X-API-Key.")
 
     # Search
     default_top_k: int = 5
@@ -134,6 +191,14 @@ class Settings(BaseSettings):
         if self.vector_store:
             return self.vector_store
         return "pinecone" if self.pinecone_api_key else "local"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env.strip().lower() in {"production", "prod"}
 
     @property
     def max_upload_bytes(self) -> int:

@@ -132,7 +132,10 @@ def validate_template(spec: TemplateSpec, source: str) -> list[str]:
         )
     missing = spec.must_use - used
     if missing:
-        raise _invalid(f"Template {spec.name!r} must use {', '.join(sorted(missing))}.")
+        raise _invalid(
+            f"Template {spec.name!r} must use {', '.join(sorted(missing))}.",
+            missing=sorted(missing),
+        )
     for example in spec.examples:
         _trial_render(spec, source, example)
     return sorted(used)

@@ -8,6 +8,7 @@ Renders read an in-process cache. Every write through a store increments a revis
 ``refresh_seconds`` and drop their cache when it moved, so an activation in one process
 reaches every worker within about a second, and a render costs no MongoDB round trip.
 Writes that bypass the store (a manual edit in a shell) are only seen after a restart.
+Activations are also logged (``prompts.activations``) so a rollback can step back through them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from loaders.errors import InvalidInput, NotFound, ServiceUnavailable
+from prompts.activations import Activation, ActivationHistory, Kind
 from prompts.base import PromptSource, PromptVersion, TemplateInfo
 from prompts.files import ShippedPrompts
 from prompts.records import (
@@ -55,6 +57,7 @@ class PromptStore(PromptSource):
     ) -> None:
         self.collection = db[COLLECTION]
         self.counters = db[COUNTERS]
+        self.history = ActivationHistory(db)
         self.refresh_seconds = refresh_seconds
         self.shipped = shipped or ShippedPrompts()
         self._clock = clock
@@ -140,17 +143,22 @@ class PromptStore(PromptSource):
         if version is not None:
             return version
         with mongo_errors("loading the active prompt version"):
-            doc = self.collection.find_one(
-                {"name": name, "active": True}, {"version": 1}, sort=ACTIVE_SORT
-            )
-        if doc is None:
+            active = self._active_in_db(name)
+        if active is None:
             raise NotFound(
                 f"Prompt {name!r} has no active version; seed the shipped prompts or activate one.",
                 code="PROMPT_NOT_FOUND",
                 details={"name": name},
             )
-        cache[name] = str(doc["version"])
-        return cache[name]
+        cache[name] = active
+        return active
+
+    def _active_in_db(self, name: str) -> str | None:
+        """The active version as MongoDB has it now, bypassing the cache."""
+        doc = self.collection.find_one(
+            {"name": name, "active": True}, {"version": 1}, sort=ACTIVE_SORT
+        )
+        return str(doc["version"]) if doc else None
 
     def list_versions(self, name: str) -> list[PromptVersion]:
         get_spec(name)
@@ -198,6 +206,7 @@ class PromptStore(PromptSource):
         with mongo_errors("creating prompt indexes"):
             for keys, options in INDEXES:
                 self.collection.create_index(keys, **options)
+            self.history.ensure_indexes()
 
     def seed_from_files(self) -> list[tuple[str, str]]:
         """Insert shipped versions that are missing; never touch an existing one.
@@ -265,11 +274,39 @@ class PromptStore(PromptSource):
 
     def activate(self, name: str, version: str, by: str) -> PromptVersion:
         """Make ``version`` the one every request uses unless it asks for another."""
+        return self.change_active(name, version, by).prompt
+
+    def change_active(self, name: str, version: str, by: str) -> Activation:
+        """``activate``, also saying which version was active before (for audit records)."""
         get_spec(name)
         check_version_label(version)
+        return self._switch(name, version, by, "activate")
+
+    def rollback(self, name: str, by: str) -> Activation:
+        """Re-activate the version that was active before the current one.
+
+        Raises ``InvalidInput`` (PROMPT_NOTHING_TO_ROLL_BACK, 409) when no earlier activation
+        is left to return to.
+        """
+        get_spec(name)
+        with mongo_errors("reading the prompt activation history"):
+            target = self.history.rollback_target(name)
+        if target is None:
+            raise InvalidInput(
+                f"Prompt {name!r} has no earlier active version to roll back to.",
+                code="PROMPT_NOTHING_TO_ROLL_BACK",
+                status=409,
+                details={"name": name},
+            )
+        return self._switch(name, target, by, "rollback")
+
+    def _switch(self, name: str, version: str, by: str, kind: Kind) -> Activation:
         with mongo_errors("activating a prompt version"):
             if self.collection.find_one({"name": name, "version": version}, {"_id": 1}) is None:
                 raise self._version_not_found(name, version)
+            previous = self._active_in_db(name)
+            if previous is not None and self.history.is_empty(name):
+                self.history.append(name, previous, "baseline", self._increment("activation"), by)
             seq = self._increment("activation")
             now = datetime.now(UTC)
             self.collection.update_one(
@@ -289,5 +326,6 @@ class PromptStore(PromptSource):
                 {"name": name, "active": True, "activation_seq": {"$lt": seq}},
                 {"$set": {"active": False, "updated_at": now}},
             )
+            self.history.append(name, version, kind, seq, by)
             self._announce()
-        return self.get(name, version)
+        return Activation(kind=kind, prompt=self.get(name, version), previous=previous)

@@ -22,6 +22,9 @@ def make_settings(data_dir: Path, mongo_uri: str, **overrides: Any) -> Settings:
         "ingest_sample_kb": False,
         "vector_store": "local",
         "redis_url": None,
+        # Test modules share one client (one IP) for hundreds of requests; rate-limit tests
+        # switch it back on with small limits.
+        "rate_limit_enabled": False,
         **overrides,
     }
     return Settings(**values)

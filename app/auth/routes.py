@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.auth.deps import authenticated_user, get_auth
 from app.auth.service import AuthService
 from app.auth.users import is_email, iso, public_profile
 from app.envelope import ok
+from loaders.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -38,6 +39,16 @@ class RegisterBody(BaseModel):
         if not is_email(value):
             raise ValueError("not a valid email address")
         return value.strip().lower()
+
+
+class ProfileUpdate(BaseModel):
+    """What a user may change about themself; anything else (role, status, email) is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    preferences: Preferences | None = None
 
 
 class LoginBody(BaseModel):
@@ -92,6 +103,29 @@ def me(
     request: Request, user: Annotated[dict[str, Any], Depends(authenticated_user)]
 ) -> JSONResponse:
     """The caller's profile (the seed calls it ``/profile``), never the password hash."""
+    return ok(request, _profile(user))
+
+
+def _profile(user: dict[str, Any]) -> dict[str, Any]:
     profile = public_profile(user)
     profile["last_login"] = profile.get("last_login_at")
-    return ok(request, profile)
+    return profile
+
+
+@router.patch("/me")
+def update_me(
+    request: Request,
+    body: ProfileUpdate,
+    auth: Auth,
+    user: Annotated[dict[str, Any], Depends(authenticated_user)],
+) -> JSONResponse:
+    """Change full name, phone or preferences; role and status only change through admins."""
+    if user.get("auth_method") == "api_key":
+        raise InvalidInput("An API key has no profile to update.", code="NO_PROFILE", status=400)
+    changes = body.model_dump(exclude_unset=True)
+    if "preferences" in changes and body.preferences is not None:
+        changes["preferences"] = body.preferences.model_dump(exclude_unset=True)
+    if changes.get("full_name", "") is None:
+        raise InvalidInput("full_name cannot be empty.", code="INVALID_PROFILE")
+    updated = auth.users.update_profile(str(user["user_id"]), changes)
+    return ok(request, _profile(updated or user))

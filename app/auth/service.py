@@ -8,7 +8,9 @@ from typing import Any
 from pymongo.database import Database
 
 from app.auth import passwords
+from app.auth.api_keys import ApiKeyStore
 from app.auth.errors import AccountDisabled, InvalidCredentials, InvalidToken, RefreshTokenReused
+from app.auth.pii import PiiCipher, cipher_from_settings
 from app.auth.tokens import TokenService
 from app.auth.users import RefreshTokenStore, Role, UserRepository
 from loaders.settings import Settings
@@ -18,18 +20,22 @@ EXTRAS_KEY = "auth"
 
 
 class AuthService:
-    """Owns the users repository, the refresh store and the token service of one database."""
+    """Owns the users, refresh-token and API-key stores and the token service of one database."""
 
-    def __init__(self, db: Database[dict[str, Any]], tokens: TokenService) -> None:
-        self.users = UserRepository(db)
+    def __init__(
+        self, db: Database[dict[str, Any]], tokens: TokenService, cipher: PiiCipher
+    ) -> None:
+        self.users = UserRepository(db, cipher)
         self.refresh_tokens = RefreshTokenStore(db)
+        self.api_keys = ApiKeyStore(db)
         self.tokens = tokens
 
     @classmethod
     def build(cls, db: Database[dict[str, Any]], settings: Settings) -> AuthService:
-        service = cls(db, TokenService.from_settings(settings))
+        service = cls(db, TokenService.from_settings(settings), cipher_from_settings(settings))
         service.users.ensure_indexes()
         service.refresh_tokens.ensure_indexes()
+        service.api_keys.ensure_indexes()
         return service
 
     def create_user(
@@ -63,6 +69,12 @@ class AuthService:
 
     def login(self, email: str, password: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The user and a token pair; unknown email and wrong password look the same."""
+        user = self.check_credentials(email, password)
+        return user, self.issue_pair(user)
+
+    def check_credentials(self, email: str, password: str) -> dict[str, Any]:
+        """The active user with this email and password (the login page needs no refresh
+        token); unknown email and wrong password look the same."""
         user = self.users.by_email(email)
         if user is None:
             passwords.verify_password(passwords.dummy_hash(), password)
@@ -73,7 +85,7 @@ class AuthService:
         if passwords.needs_rehash(str(user["password_hash"])):
             self.users.set_password_hash(user["user_id"], passwords.hash_password(password))
         self.users.touch_login(user["user_id"])
-        return user, self.issue_pair(user)
+        return user
 
     def refresh(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Rotate: the presented token is spent; presenting it again revokes its family."""

@@ -14,11 +14,14 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from app.auth.errors import EmailTaken
+from app.auth.pii import PiiCipher
 from loaders.errors import InvalidInput
 
 Role = Literal["user", "support_agent", "admin"]
 ROLES: tuple[str, ...] = ("user", "support_agent", "admin")
 STATUSES: tuple[str, ...] = ("active", "inactive", "suspended")
+ENCRYPTED_FIELDS = ("phone",)  # the seed's encrypted PII
+PROFILE_FIELDS = ("full_name", "phone", "preferences")  # what a user may change about themself
 _PRIVATE = ("_id", "password_hash")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -52,10 +55,28 @@ def public_profile(user: dict[str, Any]) -> dict[str, Any]:
 
 
 class UserRepository:
-    """Create, find and update users; the unique email index is the source of truth."""
+    """Create, find and update users; the unique email index is the source of truth.
 
-    def __init__(self, db: Database[dict[str, Any]]) -> None:
+    PII fields are encrypted on the way in and decrypted on the way out, so callers only ever
+    see clear text and the collection only ever holds ciphertext.
+    """
+
+    def __init__(self, db: Database[dict[str, Any]], cipher: PiiCipher) -> None:
         self.users: Collection[dict[str, Any]] = db["users"]
+        self.cipher = cipher
+
+    def _sealed(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: self.cipher.encrypt(v) if k in ENCRYPTED_FIELDS else v for k, v in fields.items()
+        }
+
+    def _opened(self, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        if doc is None:
+            return None
+        for key in ENCRYPTED_FIELDS:
+            if doc.get(key) is not None:
+                doc[key] = self.cipher.decrypt(str(doc[key]))
+        return doc
 
     def ensure_indexes(self) -> None:
         self.users.create_index([("user_id", ASCENDING)], unique=True)
@@ -94,23 +115,36 @@ class UserRepository:
             "phone_verified": False,
         }
         try:
-            self.users.insert_one(doc)
+            self.users.insert_one(self._sealed(doc))
         except DuplicateKeyError as exc:
             raise EmailTaken("An account with this email already exists.") from exc
-        doc.pop("_id", None)
         return doc
 
     def by_email(self, email: str) -> dict[str, Any] | None:
-        return self.users.find_one({"email": normalize_email(email)})
+        return self._opened(self.users.find_one({"email": normalize_email(email)}))
 
     def by_id(self, user_id: str) -> dict[str, Any] | None:
-        return self.users.find_one({"user_id": user_id})
+        return self._opened(self.users.find_one({"user_id": user_id}))
+
+    def count(self) -> int:
+        return int(self.users.count_documents({}))
 
     def _set(self, user_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
-        fields = {**fields, "updated_at": datetime.now(UTC)}
-        return self.users.find_one_and_update(
-            {"user_id": user_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+        fields = {**self._sealed(fields), "updated_at": datetime.now(UTC)}
+        return self._opened(
+            self.users.find_one_and_update(
+                {"user_id": user_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+            )
         )
+
+    def update_profile(self, user_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Change only ``PROFILE_FIELDS``; anything else (role, status, email) is dropped here
+        too, so no route can widen what a user may change about themself."""
+        allowed = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
+        if "preferences" in allowed:
+            current = (self.by_id(user_id) or {}).get("preferences") or {}
+            allowed["preferences"] = {**current, **allowed["preferences"]}
+        return self._set(user_id, allowed) if allowed else self.by_id(user_id)
 
     def touch_login(self, user_id: str) -> None:
         self.users.update_one({"user_id": user_id}, {"$set": {"last_login_at": datetime.now(UTC)}})

@@ -43,6 +43,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "REDIS_"))}
     env.update({"DATA_DIR": str(data_dir), "PORT": str(port), "LOG_LEVEL": "WARNING"})
+    env["RATE_LIMIT_ENABLED"] = "false"  # the load generator is one client
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],
         env=env,

@@ -100,6 +100,7 @@ def run_corpus(corpus: str, n: int, queries: int) -> dict[str, Any]:
             "INGEST_SAMPLE_KB": "false",
             "VECTOR_STORE": "local",
             "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_ENABLED": "false",  # the load generator is one client
         }
         env.pop("MONGODB_URI", None)
         proc = subprocess.Popen(

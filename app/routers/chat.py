@@ -13,20 +13,27 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from app.deps import current_user
+from app.auth.access import owned_active_session, owned_session, readable_session
+from app.auth.deps import CurrentUser, authenticated_user, is_admin, is_staff
+from app.auth.errors import Forbidden
 from app.envelope import jsonable, meta, ok
-from app.observability import observe_turn
+from chains.analytics.events import feedback_data
 from chains.chat import ChatService, complete_configurable
 from chains.sessions import MESSAGES, now
 from loaders.errors import InvalidInput, ServiceUnavailable
 
-router = APIRouter(prefix="/api/v1/chat/sessions", tags=["chat"])
+# Router-level auth as well as per-route callers: a route added later is protected too.
+router = APIRouter(
+    prefix="/api/v1/chat/sessions", tags=["chat"], dependencies=[Depends(authenticated_user)]
+)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_MESSAGE_CHARS = 4000
 
 
 class InitializeRequest(BaseModel):
-    user_id: str | None = None
+    user_id: str | None = Field(
+        default=None, description="Ignored: a session belongs to the authenticated caller."
+    )
     channel: Literal["web", "mobile", "api"] = "web"
     metadata: dict[str, str] = Field(default_factory=dict)
 
@@ -96,11 +103,10 @@ def _message(body: MessageRequest) -> str:
 def initialize(
     request: Request,
     body: InitializeRequest,
+    user: CurrentUser,
     chat: ChatService = Depends(chat_service),
-    user: dict[str, Any] | None = Depends(current_user),
 ) -> JSONResponse:
-    user_id = (user or {}).get("user_id") or body.user_id
-    doc = chat.sessions.create(user_id, body.channel, body.metadata)
+    doc = chat.sessions.create(user["user_id"], body.channel, body.metadata)
     return ok(
         request,
         {k: doc[k] for k in ("session_id", "user_id", "status", "expires_at")}
@@ -109,6 +115,58 @@ def initialize(
             "context": {"conversation_count": 0, "last_activity": doc["started_at"]},
         },
     )
+
+
+SessionFilter = Literal["escalated", "active", "ended", "abandoned"]
+
+
+@router.get("")
+def list_sessions(
+    request: Request,
+    user: CurrentUser,
+    status: SessionFilter | None = None,
+    page: int = Query(1, ge=1),
+    page_size: int = Query(20, ge=1, le=100),
+    chat: ChatService = Depends(chat_service),
+) -> JSONResponse:
+    """Support agents and admins see every session (``status=escalated`` is their queue);
+    other callers see only their own."""
+    query: dict[str, Any] = {}
+    if status == "escalated":
+        query["metadata.escalated"] = True
+    elif status:
+        query["status"] = status
+    if not is_staff(user):
+        query["user_id"] = user["user_id"]
+    col = chat.sessions.col
+    total = col.count_documents(query)
+    cursor = (
+        col.find(query, {"_id": 0})
+        .sort([("started_at", -1)])  # set once on insert: one type on every server
+        .skip((page - 1) * page_size)
+        .limit(page_size)
+    )
+    sessions = [
+        {
+            "session_id": d["session_id"],
+            "user_id": d.get("user_id"),
+            "channel": d.get("channel"),
+            "status": d.get("status"),
+            "started_at": d.get("started_at"),
+            "last_message_at": d.get("last_message_at"),
+            "conversation_count": (d.get("context") or {}).get("conversation_count", 0),
+            "escalated": bool((d.get("metadata") or {}).get("escalated")),
+            "escalation": (d.get("metadata") or {}).get("escalation"),
+        }
+        for d in cursor
+    ]
+    pagination = {
+        "page": page,
+        "page_size": page_size,
+        "total_pages": math.ceil(total / page_size),
+        "total_sessions": total,
+    }
+    return ok(request, {"sessions": sessions, "pagination": pagination})
 
 
 def _turn_payload(chat: ChatService, session_id: str, out: dict[str, Any]) -> dict[str, Any]:
@@ -151,19 +209,23 @@ async def send_message(
     request: Request,
     session_id: str,
     body: MessageRequest,
+    user: CurrentUser,
     chat: ChatService = Depends(chat_service),
-    user: dict[str, Any] | None = Depends(current_user),
 ) -> JSONResponse | StreamingResponse:
     sid = _session_id(session_id)
     text = _message(body)
-    user_id = (user or {}).get("user_id")
-    await run_in_threadpool(chat.sessions.get_active, sid)
+    if body.config and not is_admin(user):
+        raise Forbidden(
+            "Per-request settings (config) are for admins; send the message without them.",
+            code="CONFIG_NOT_ALLOWED",
+        )
+    user_id = str(user["user_id"])
+    await run_in_threadpool(owned_active_session, chat.sessions, sid, user)
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
             _stream(request, chat, sid, text, user_id, body.config), media_type="text/event-stream"
         )
     out = await run_in_threadpool(chat.ask, sid, text, user_id=user_id, configurable=body.config)
-    observe_turn(request, out)
     payload = await run_in_threadpool(_turn_payload, chat, sid, out)
     return ok(request, payload)
 
@@ -198,11 +260,14 @@ async def _stream(
                 elif kind == "on_chain_end" and event.get("name") == "SupportChat":
                     final = event["data"].get("output")
             if final is not None:
-                observe_turn(request, final)
                 payload = await run_in_threadpool(_turn_payload, chat, sid, final)
                 yield _sse("final", {"success": True, "data": payload, "meta": meta(request)})
     except Exception as exc:  # the stream has started: report in-band, never a broken pipe
         code = getattr(exc, "code", "INTERNAL_ERROR")
+        status = int(getattr(exc, "status", 500))
+        if status >= 500 and chat.sessions.events is not None:  # a 200 the 5xx count misses
+            data = {"status": status, "code": code, "route": "stream", "source": "stream"}
+            chat.sessions.events.emit("error", session_id=sid, user_id=user_id, data=data)
         yield _sse("error", {"code": code, "message": getattr(exc, "message", "Chat failed.")})
     finally:
         lock.release()
@@ -216,13 +281,14 @@ def _sse(event: str, data: Any) -> str:
 def history(
     request: Request,
     session_id: str,
+    user: CurrentUser,
     page: int = Query(1, ge=1),
     page_size: int = Query(20, ge=1, le=100),
     order: Literal["asc", "desc"] = "desc",
     chat: ChatService = Depends(chat_service),
 ) -> JSONResponse:
     sid = _session_id(session_id)
-    chat.sessions.get(sid)
+    readable_session(chat.sessions, sid, user)
     col = chat.db[MESSAGES]
     total = col.count_documents({"session_id": sid})
     direction = 1 if order == "asc" else -1
@@ -269,28 +335,33 @@ class FeedbackRequest(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
 
 
-feedback_router = APIRouter(tags=["chat"])
+feedback_router = APIRouter(tags=["chat"], dependencies=[Depends(authenticated_user)])
 
 
 @feedback_router.post("/chat/feedback")
 def feedback(
     request: Request,
     body: FeedbackRequest,
+    user: CurrentUser,
     chat: ChatService = Depends(chat_service),
-    user: dict[str, Any] | None = Depends(current_user),
 ) -> JSONResponse:
-    """Feedback for the playground and frontends; LangServe's own needs LangSmith."""
+    """Feedback for the playground and frontends (session owner only); LangServe's own needs
+    LangSmith."""
     sid = _session_id(body.session_id)
-    chat.sessions.get(sid)
+    owned_session(chat.sessions, sid, user)
     if body.message_id and not chat.db[MESSAGES].find_one(
         {"session_id": sid, "message_id": body.message_id, "role": "assistant"}
     ):
         raise InvalidInput(
             "No bot message with that id in this session.", code="MESSAGE_NOT_FOUND", status=404
         )
-    doc = body.model_dump() | {"user_id": (user or {}).get("user_id"), "created_at": now()}
+    doc = body.model_dump() | {"user_id": user["user_id"], "created_at": now()}
     chat.db["chat_feedback"].insert_one(dict(doc))
     doc.pop("_id", None)
+    if chat.sessions.events is not None:
+        rating = body.score if body.key == "user_score" else None
+        data = feedback_data(rating=rating, resolved=None, source="chat_feedback", key=body.key)
+        chat.sessions.events.emit("feedback", session_id=sid, user_id=user["user_id"], data=data)
     return ok(request, doc, status_code=201)
 
 
@@ -298,9 +369,11 @@ def feedback(
 def end(
     request: Request,
     session_id: str,
+    user: CurrentUser,
     body: EndRequest | None = None,
     chat: ChatService = Depends(chat_service),
 ) -> JSONResponse:
     sid = _session_id(session_id)
+    owned_session(chat.sessions, sid, user)
     feedback = body.feedback.model_dump(exclude_none=True) if body and body.feedback else None
     return ok(request, chat.sessions.end(sid, feedback))

@@ -9,13 +9,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.deps import current_user, get_services
+from app.auth.deps import authenticated_user
+from app.deps import get_services
 from app.envelope import ok
 from loaders.embeddings import list_models
 from loaders.errors import InvalidInput
 from loaders.stack import Services
 
-router = APIRouter(prefix="/api/v1/embeddings", tags=["embeddings"])
+router = APIRouter(
+    prefix="/api/v1/embeddings", tags=["embeddings"], dependencies=[Depends(authenticated_user)]
+)
 MAX_TEXTS = 256
 MAX_TEXT_CHARS = 8000
 
@@ -62,7 +65,6 @@ def generate(
     request: Request,
     body: GenerateRequest,
     svc: Services = Depends(get_services),
-    user: object = Depends(current_user),
 ) -> JSONResponse:
     spec = svc.settings.embedding_spec
     _check(body, spec)
@@ -88,7 +90,5 @@ def generate(
 
 
 @router.get("/models")
-def models(
-    request: Request, svc: Services = Depends(get_services), user: object = Depends(current_user)
-) -> JSONResponse:
+def models(request: Request, svc: Services = Depends(get_services)) -> JSONResponse:
     return ok(request, {"models": list_models(svc.settings)})

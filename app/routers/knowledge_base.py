@@ -11,7 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.deps import get_services, require_admin
+from app.auth.deps import authenticated_user, require_role
+from app.deps import get_services
 from app.envelope import ok
 from loaders.errors import DocumentRejected, FileTooLarge, InvalidInput, SupportbotError
 from loaders.knowledge_base import IngestOptions, options_from_record
@@ -19,7 +20,13 @@ from loaders.records import utcnow
 from loaders.sniff import detect_format
 from loaders.stack import Services
 
-router = APIRouter(prefix="/api/v1/knowledge-base", tags=["knowledge-base"])
+# Every route needs a caller; writes and job status also need the admin role.
+router = APIRouter(
+    prefix="/api/v1/knowledge-base",
+    tags=["knowledge-base"],
+    dependencies=[Depends(authenticated_user)],
+)
+require_admin = require_role("admin")
 
 
 class SearchRequest(BaseModel):
@@ -108,7 +115,7 @@ async def ingest_document(
     chunk_overlap: int | None = Form(None),
     document_id: str | None = Form(None),
     svc: Services = Depends(get_services),
-    user: dict[str, Any] | None = Depends(require_admin),
+    user: dict[str, Any] = Depends(require_admin),
 ) -> JSONResponse:
     """Validate and stage the upload, then hand it to the ingestion worker (202 + job id)."""
     s = svc.settings
@@ -123,7 +130,7 @@ async def ingest_document(
         chunk_size=chunk_size if chunk_size is not None else s.default_chunk_size,
         chunk_overlap=chunk_overlap if chunk_overlap is not None else s.default_chunk_overlap,
         document_id=document_id or None,
-        uploaded_by=(user or {}).get("user_id"),
+        uploaded_by=user.get("user_id"),
         **_metadata(metadata),
     ).validated(max_tokens=svc.kb.max_tokens)
     data = await _read_upload(file, s.max_upload_bytes)
@@ -159,7 +166,7 @@ def ingestion_status(
     request: Request,
     job_id: str,
     svc: Services = Depends(get_services),
-    user: dict[str, Any] | None = Depends(require_admin),
+    user: dict[str, Any] = Depends(require_admin),
 ) -> JSONResponse:
     job = svc.jobs.get(job_id)
     result = job.get("result") or {}
@@ -240,7 +247,7 @@ def update_document(
     document_id: str,
     body: UpdateRequest,
     svc: Services = Depends(get_services),
-    user: dict[str, Any] | None = Depends(require_admin),
+    user: dict[str, Any] = Depends(require_admin),
 ) -> JSONResponse:
     record = svc.kb.records.get(document_id)
     changes = body.model_dump(exclude_none=True, exclude={"reindex"})
@@ -287,7 +294,7 @@ def delete_document(
     request: Request,
     document_id: str,
     svc: Services = Depends(get_services),
-    user: dict[str, Any] | None = Depends(require_admin),
+    user: dict[str, Any] = Depends(require_admin),
 ) -> JSONResponse:
     _refuse_if_busy(svc, document_id)
     counts = svc.kb.delete(document_id)

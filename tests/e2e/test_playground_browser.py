@@ -1,9 +1,11 @@
 """The LangServe playground in a real browser: a question at ``/chat/playground/`` gets cited.
 
 Starts ``supportbot serve`` as `make run` does (embedded MongoDB, the sample KB ingested on first
-start), then drives Debian's headless Chromium through selenium and the system chromedriver, the
-way a prompt engineer uses the playground. Without Chromium the test skips with the reason, except
-under REQUIRE_SERVICES=1 (CI, where `.ci/run` installs it), where it fails.
+start, the development admin created with its password in DATA_DIR), then drives Debian's
+headless Chromium through selenium and the system chromedriver, the way a prompt engineer uses
+the playground: log in at ``/login`` (an HttpOnly cookie), then ask. Without Chromium the test
+skips with the reason, except under REQUIRE_SERVICES=1 (CI, where `.ci/run` installs it), where
+it fails.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.auth.startup import DEV_ADMIN_EMAIL, PASSWORD_FILE
 from loaders.mongo import free_port
 from loaders.sample import SAMPLE_KB_DIR, read_manifest
 from tests.servers import unavailable
@@ -91,7 +94,7 @@ def running_server(workdir: Path) -> Iterator[tuple[str, Path]]:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_for_sample_kb(base, proc, log_path)
+            wait_for_sample_kb(base, proc, log_path, workdir / "var")
             yield base, log_path
         finally:
             proc.send_signal(signal.SIGINT)
@@ -102,15 +105,31 @@ def running_server(workdir: Path) -> Iterator[tuple[str, Path]]:
                 proc.wait(timeout=10)
 
 
-def wait_for_sample_kb(base: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+def admin_password(data_dir: Path) -> str:
+    """The first-start development admin's password (written by the server, mode 0600)."""
+    return (data_dir / PASSWORD_FILE).read_text().strip()
+
+
+def api_headers(base: str, data_dir: Path) -> dict[str, str]:
+    body = {"email": DEV_ADMIN_EMAIL, "password": admin_password(data_dir)}
+    r = httpx.post(f"{base}/api/v1/users/login", json=body, timeout=10)
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['data']['access_token']}"}
+
+
+def wait_for_sample_kb(
+    base: str, proc: subprocess.Popen[bytes], log_path: Path, data_dir: Path
+) -> None:
     """Until the first-start ingestion has stored every manifest entry."""
     expected = len(read_manifest(SAMPLE_KB_DIR))
     deadline = time.monotonic() + 240
     total = -1
+    headers: dict[str, str] | None = None
     while time.monotonic() < deadline and total < expected:
         assert proc.poll() is None, f"server exited:\n{tail(log_path)}"
-        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
-            r = httpx.get(f"{base}/api/v1/knowledge-base/documents", timeout=2)
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError, OSError):
+            headers = headers or api_headers(base, data_dir)
+            r = httpx.get(f"{base}/api/v1/knowledge-base/documents", headers=headers, timeout=2)
             total = r.json()["data"]["total"]
         time.sleep(0.5)
     assert total == expected, f"sample KB not ingested: {total}/{expected}\n{tail(log_path)}"
@@ -120,10 +139,14 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def expected_source(base: str) -> dict[str, str]:
+def expected_source(base: str, data_dir: Path) -> dict[str, str]:
     """The document_id and title the answer must cite, as the REST API lists them."""
     title = read_manifest(SAMPLE_KB_DIR)[SOURCE_FILE]["title"]
-    r = httpx.get(f"{base}/api/v1/knowledge-base/documents", params={"page_size": 100})
+    r = httpx.get(
+        f"{base}/api/v1/knowledge-base/documents",
+        params={"page_size": 100},
+        headers=api_headers(base, data_dir),
+    )
     docs = [d for d in r.json()["data"]["documents"] if d["title"] == title]
     assert len(docs) == 1, f"{title!r} not listed once: {r.text[:500]}"
     return {"document_id": docs[0]["document_id"], "title": title}
@@ -175,6 +198,30 @@ def chromium_driver(chromium: str, chromedriver: str, profile: Path) -> Any:
     return webdriver.Chrome(service=Service(executable_path=chromedriver), options=opts)
 
 
+def log_in(driver: Any, base: str, password: str) -> None:
+    """Through the login page, as a person would; it redirects to the playground."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{base}/chat/playground/")
+    assert "INVALID_TOKEN" in driver.page_source, "the playground opened without logging in"
+    driver.get(f"{base}/login")
+    driver.find_element(By.ID, "email").send_keys(DEV_ADMIN_EMAIL)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "login").click()
+    try:
+        WebDriverWait(driver, 60).until(
+            lambda d: d.current_url.startswith(f"{base}/chat/playground")
+        )
+    except TimeoutException:
+        pytest.fail(
+            f"login did not reach the playground: {driver.current_url}\n{driver.page_source[:500]}"
+        )
+    cookies = {c["name"]: c for c in driver.get_cookies()}
+    assert cookies["supportbot_access"]["httpOnly"], cookies
+
+
 def ask_in_playground(driver: Any, base: str, question: str, shot: Path) -> str:
     """Type ``question``, press Start, wait for an answer with sources; the output pane's text."""
     from selenium.common.exceptions import TimeoutException, WebDriverException
@@ -218,9 +265,10 @@ def test_playground_answers_a_question_with_a_source(tmp_path: Path) -> None:
     chromium, chromedriver = browser_binaries()
     shot = tmp_path / "playground.png"
     with running_server(tmp_path) as (base, log_path):
-        want = expected_source(base)
+        want = expected_source(base, tmp_path / "var")
         driver = chromium_driver(chromium, chromedriver, tmp_path / "chromium-profile")
         try:
+            log_in(driver, base, admin_password(tmp_path / "var"))
             text = ask_in_playground(driver, base, QUESTION, shot)
         except Exception as exc:
             raise AssertionError(f"{exc}\nscreenshot: {shot}\nserver:\n{tail(log_path)}") from exc

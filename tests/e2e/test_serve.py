@@ -2,7 +2,8 @@
 
 Runs the real CLI in a subprocess with nothing configured but a temporary DATA_DIR, so the app
 must start nx-27017 itself, ingest the bundled sample knowledge base on first start, answer
-searches, and stop the embedded server when it exits.
+searches, and stop the embedded server when it exits. An admin is created first with
+`supportbot users create-admin`, as the README says, and logs in for a token.
 """
 
 from __future__ import annotations
@@ -18,13 +19,35 @@ from pathlib import Path
 
 import httpx
 
+from app.cli import ADMIN_PASSWORD_ENV
 from loaders.mongo import free_port
 from loaders.sample import SAMPLE_KB_DIR, read_manifest
+
+ADMIN = "ops@example.com"
+ADMIN_PASSWORD = "e2e admin password 1"
 
 
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def create_admin(env: dict[str, str]) -> None:
+    """``supportbot users create-admin`` against the same DATA_DIR (its own embedded MongoDB)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "users", "create-admin", "--email", ADMIN],
+        env={**env, ADMIN_PASSWORD_ENV: ADMIN_PASSWORD},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def login(base: str) -> dict[str, str]:
+    r = httpx.post(f"{base}/api/v1/users/login", json={"email": ADMIN, "password": ADMIN_PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['data']['access_token']}"}
 
 
 def test_serve_starts_embedded_mongo_ingests_sample_kb_and_searches(tmp_path: Path) -> None:
@@ -33,6 +56,7 @@ def test_serve_starts_embedded_mongo_ingests_sample_kb_and_searches(tmp_path: Pa
         k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "REDIS_", "PINECONE_"))
     }
     env.update({"DATA_DIR": str(tmp_path / "var"), "PORT": str(port), "LOG_LEVEL": "WARNING"})
+    create_admin(env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],
         env=env,
@@ -45,19 +69,27 @@ def test_serve_starts_embedded_mongo_ingests_sample_kb_and_searches(tmp_path: Pa
     try:
         deadline = time.monotonic() + 240
         total = -1
+        headers: dict[str, str] | None = None
         while time.monotonic() < deadline and total < expected:
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
             try:
-                r = httpx.get(f"{base}/api/v1/knowledge-base/documents", timeout=2)
-                if r.status_code == 200:
-                    total = r.json()["data"]["total"]
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    headers = headers or login(base)
+                    r = httpx.get(
+                        f"{base}/api/v1/knowledge-base/documents", headers=headers, timeout=2
+                    )
+                    if r.status_code == 200:
+                        total = r.json()["data"]["total"]
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
         assert total == expected, f"sample KB not ingested: {total}/{expected}"
+        assert headers is not None
+        assert httpx.get(f"{base}/api/v1/knowledge-base/documents").status_code == 401
         r = httpx.post(
             f"{base}/api/v1/knowledge-base/search",
             json={"query": "how long is a password reset link valid", "top_k": 3},
+            headers=headers,
         )
         hits = r.json()["data"]["results"]
         assert hits[0]["metadata"]["source"] == "password-reset.txt", json.dumps(hits)[:500]

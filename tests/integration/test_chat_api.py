@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from app.bench.retrieval_quality import ingest_sample
 from app.main import create_app
 from loaders.stack import Services
+from tests.auth_fixtures import make_user
 from tests.kb_fixtures import make_services
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,9 @@ def svc(mongo: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
 
 @pytest.fixture(scope="module")
 def client(svc: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(svc.settings, svc)) as c:
+    """A plain customer: owns the sessions it starts; no per-request config needed here."""
+    headers = make_user(svc, "user").headers
+    with TestClient(create_app(svc.settings, svc), headers=headers) as c:
         yield c
 
 

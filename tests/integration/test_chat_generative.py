@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.bench.retrieval_quality import ingest_sample
 from app.main import create_app
 from loaders.stack import Services
+from tests.auth_fixtures import make_user
 from tests.emulators.openai_api import OpenAIEmulator, answer, server_error
 from tests.integration.test_chat_api import new_session, say
 from tests.kb_fixtures import make_services
@@ -41,7 +42,9 @@ def client(
     )
     svc.worker.stop()
     ingest_sample(svc)
-    with TestClient(create_app(svc.settings, svc)) as c:
+    # An admin: these tests pick the model and prompt version per request (admin-only).
+    headers = make_user(svc, "admin").headers
+    with TestClient(create_app(svc.settings, svc), headers=headers) as c:
         yield c
     svc.close()
 

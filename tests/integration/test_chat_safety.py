@@ -15,6 +15,7 @@ from app.main import create_app
 from loaders.knowledge_base import IngestOptions
 from loaders.mongo import EmbeddedMongo
 from loaders.stack import Services
+from tests.auth_fixtures import make_user
 from tests.integration.test_chat_api import new_session, say
 from tests.kb_fixtures import make_services
 
@@ -40,7 +41,8 @@ def svc(mongo: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
 
 @pytest.fixture(scope="module")
 def client(svc: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(svc.settings, svc)) as c:
+    headers = make_user(svc, "user").headers
+    with TestClient(create_app(svc.settings, svc), headers=headers) as c:
         yield c
 
 
@@ -58,6 +60,7 @@ def test_injection_set_never_followed_nor_leaks_the_system_prompt(
     client: TestClient, svc: Services
 ) -> None:
     items = [json.loads(x) for x in (DATASETS / "injection.jsonl").read_text().splitlines() if x]
+    items = [i for i in items if i["kind"] != "pii"]  # PII is masked, not refused
     assert len(items) >= 30
     from chains.prompting import render
     from chains.resources import get_resources
@@ -98,7 +101,8 @@ def test_mongodb_outage_is_503_and_the_service_recovers(tmp_path: Path) -> None:
     services = make_services(tmp_path / "var", server.uri)
     services.worker.stop()
     try:
-        with TestClient(create_app(services.settings, services)) as client:
+        headers = make_user(services, "user").headers  # while MongoDB is up
+        with TestClient(create_app(services.settings, services), headers=headers) as client:
             sid = new_session(client)
             server.stop()
             r = client.post(f"/api/v1/chat/sessions/{sid}/messages", json={"message": "hi"})

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from loaders.stack import Services
+from tests.auth_fixtures import make_user
 from tests.files import encrypted_pdf, make_docx, make_pdf, png_bytes, zip_bomb
 from tests.kb_fixtures import counts, ingest_ok, make_services, search, upload, wait_job
 
@@ -47,7 +48,9 @@ def svc(mongo: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
 
 @pytest.fixture(scope="module")
 def client(svc: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(svc.settings, svc)) as c:
+    """An admin: knowledge-base writes and job status are admin-only."""
+    headers = make_user(svc, "admin").headers
+    with TestClient(create_app(svc.settings, svc), headers=headers) as c:
         yield c
 
 

@@ -69,7 +69,8 @@ def test_numbers_that_are_not_pii_pass_untouched() -> None:
 
 
 def test_injection_set_is_caught() -> None:
-    items = _load("injection.jsonl")
+    # PII is masked, not refused: its catch is scored by the eval CLI, not here.
+    items = [i for i in _load("injection.jsonl") if i["kind"] != "pii"]
     assert len(items) >= 30
     missed = [i["id"] for i in items if check_input(i["text"]).safe]
     caught = 1 - len(missed) / len(items)

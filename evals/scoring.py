@@ -1,0 +1,129 @@
+"""Score one dataset item from the turns the bot produced: one flat record per item.
+
+Metric names are ``group.name``; a metric that does not apply to an item is absent (so a mean
+over items never mixes in an unanswerable question's "correctness"). Summaries average them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from evals import answer_metrics as am
+from evals.datasets import EvalItem
+from evals.guardrail_metrics import acted, codes
+from evals.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
+from evals.turns import Turn
+
+Similarity = Callable[[list[str], list[str]], list[list[float]]]
+Judge = Callable[[str, str, str], float | None]
+
+
+def embedding_similarity(embeddings: Any) -> Similarity:
+    """Cosine similarity matrix from a LangChain ``Embeddings`` (vectors normalised here)."""
+
+    def sim(a: list[str], b: list[str]) -> list[list[float]]:
+        import numpy as np
+
+        va = np.asarray(embeddings.embed_documents(a), dtype=np.float32)
+        vb = np.asarray(embeddings.embed_documents(b), dtype=np.float32)
+        va /= np.linalg.norm(va, axis=1, keepdims=True) + 1e-12
+        vb /= np.linalg.norm(vb, axis=1, keepdims=True) + 1e-12
+        return (va @ vb.T).tolist()  # type: ignore[no-any-return]
+
+    return sim
+
+
+def retrieval_metrics(ranked: list[str], expected: set[str]) -> dict[str, float]:
+    return {
+        "retrieval.hit@1": hit_at_k(ranked, expected, 1),
+        "retrieval.hit@3": hit_at_k(ranked, expected, 3),
+        "retrieval.hit@5": hit_at_k(ranked, expected, 5),
+        "retrieval.recall@5": round(recall_at_k(ranked, expected, 5), 4),
+        "retrieval.mrr@10": round(mrr_at_k(ranked, expected, 10), 4),
+        "retrieval.ndcg@10": round(ndcg_at_k(ranked, expected, 10), 4),
+    }
+
+
+def answer_metrics(item: EvalItem, turn: Turn, sim: Similarity) -> dict[str, float]:
+    out: dict[str, float] = {}
+    answer = turn.answer
+    if item.answerable is False:
+        out["answer.refusal_correctness"] = float(am.is_refusal(answer))
+    if item.answerable is True:
+        out["answer.over_refusal"] = float(am.is_refusal(answer))
+        if item.reference_answer:
+            similarity = am.cosine_pairs(sim, [answer or " "], [item.reference_answer])[0]
+            coverage = round(am.fact_coverage(answer, item.reference_answer), 4)
+            out["answer.similarity"] = similarity
+            out["answer.key_fact_coverage"] = coverage
+            out["answer.correctness"] = am.correctness(similarity, coverage)
+    if turn.passages:
+        grounded = am.groundedness(answer, [p.text for p in turn.passages], sim)
+        if grounded is not None:
+            out["answer.groundedness"] = grounded
+
+        def text_of(n: int) -> str | None:
+            p = turn.passage(n)
+            return p.text if p else None
+
+        cited = am.citation_accuracy(answer, text_of, sim)
+        if cited is not None:
+            out["answer.citation_accuracy"] = cited
+    return out
+
+
+def score_item(
+    item: EvalItem, turns: list[Turn], sim: Similarity, judge: Judge | None = None
+) -> dict[str, Any]:
+    """The item's record: what was asked and answered, per-turn costs, and its metrics."""
+    last = turns[-1]
+    metrics: dict[str, float] = {}
+    if item.is_guardrail:
+        key = (
+            "guardrails.catch_rate"
+            if item.expected == "block"
+            else "guardrails.false_positive_rate"
+        )
+        metrics[key] = float(acted(last.guardrails))
+    else:
+        if item.expected_sources:
+            metrics |= retrieval_metrics(last.ranked_sources, set(item.expected_sources))
+        metrics |= answer_metrics(item, last, sim)
+        if judge is not None and item.answerable and item.reference_answer:
+            score = judge(item.question, item.reference_answer, last.answer)
+            if score is not None:
+                metrics["judge.correctness"] = score
+    return {
+        "id": item.id,
+        "dataset": item.dataset,
+        "tags": list(item.tags),
+        "turns": list(item.turns),
+        "answer": last.answer,
+        "reference_answer": item.reference_answer,
+        "expected_sources": list(item.expected_sources),
+        "answerable": item.answerable,
+        "expected": item.expected,
+        "retrieved_sources": last.ranked_sources,
+        "cited": [s.get("title", "") for s in last.sources],
+        "guardrail_codes": codes(last.guardrails),
+        "escalated": last.escalated,
+        "provider": last.provider,
+        "turn_log": [
+            {"latency_ms": t.latency_ms, "timings": t.timings, "usage": t.usage} for t in turns
+        ],
+        "metrics": metrics,
+    }
+
+
+def failed_item(item: EvalItem, error: str) -> dict[str, Any]:
+    """A record for an item the target could not answer; it counts in ``errors``."""
+    return {
+        "id": item.id,
+        "dataset": item.dataset,
+        "tags": list(item.tags),
+        "turns": list(item.turns),
+        "error": error,
+        "turn_log": [],
+        "metrics": {},
+    }
