@@ -14,7 +14,8 @@ from loaders.errors import ServiceUnavailable
 from loaders.stack import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """The app's services (async: no work to do, so no thread-pool hop per request)."""
     services = getattr(request.app.state, "services", None)
     if services is None:
         raise ServiceUnavailable("The service is still starting; retry in a few seconds.")
@@ -31,7 +32,7 @@ def current_user(
     return authenticate(request, auth_service_for(services.extras, services.db, services.settings))
 
 
-def require_admin(user: Annotated[dict[str, Any], Depends(current_user)]) -> dict[str, Any]:
+async def require_admin(user: Annotated[dict[str, Any], Depends(current_user)]) -> dict[str, Any]:
     """An admin caller (403 for other roles)."""
     from app.auth.errors import Forbidden
 

@@ -17,6 +17,7 @@ from app.auth.api_key_routes import router as api_keys_router
 from app.auth.deps import require_role
 from app.auth.login_page import router as login_router
 from app.auth.routes import router as users_router
+from app.auth.service import auth_service_for
 from app.auth.startup import bootstrap_dev_admin, check_auth_config
 from app.envelope import install_error_handlers
 from app.limits import BodySizeLimit
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             events=events,
         )
         set_resources(resources_from_stack(svc))
+        auth_service_for(svc.extras, svc.db, settings)  # indexes now, not on a first request
         if services is None:
             bootstrap_dev_admin(svc)
         tracing = configure_tracing(settings)
@@ -135,7 +137,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
         )
     return app
 

@@ -8,7 +8,7 @@ credential: the client learns exactly which one failed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -25,7 +25,8 @@ STAFF_ROLES = ("support_agent", "admin")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_auth(services: Annotated[Services, Depends(get_services)]) -> AuthService:
+async def get_auth(services: Annotated[Services, Depends(get_services)]) -> AuthService:
+    """Built at start-up (``create_app``), so this never blocks the event loop."""
     return auth_service_for(services.extras, services.db, services.settings)
 
 
@@ -83,11 +84,13 @@ def authenticated_user(
     return authenticate(request, auth)
 
 
-def require_role(*roles: str) -> Callable[..., dict[str, Any]]:
+def require_role(*roles: str) -> Callable[..., Awaitable[dict[str, Any]]]:
     """A dependency that admits only callers whose role is one of ``roles`` (else 403)."""
     allowed = frozenset(roles)
 
-    def dependency(user: Annotated[dict[str, Any], Depends(authenticated_user)]) -> dict[str, Any]:
+    async def dependency(
+        user: Annotated[dict[str, Any], Depends(authenticated_user)],
+    ) -> dict[str, Any]:
         if user.get("role") not in allowed:
             raise Forbidden("Your role does not allow this action.")
         return user

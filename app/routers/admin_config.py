@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from app.auth.deps import require_role
 from app.deps import get_services
 from app.envelope import ok
+from app.routers.chat import MAX_MESSAGE_CHARS
 from chains.runtime_config import ConfigVersion, RuntimeConfigStore, runtime_store_for
 from chains.runtime_settings import apply_update, changed_keys, to_api, validate
 from loaders.stack import Services
@@ -58,7 +59,13 @@ class GuardrailsConfig(_Section):
     mask_pii: StrictBool | None = Field(None, description="Mask PII (true) or refuse (false).")
     injection_detection: StrictBool | None = None
     groundedness_check: StrictBool | None = None
-    max_input_length: int | None = Field(None, ge=50, le=100_000, strict=True)
+    max_input_length: int | None = Field(
+        None,
+        ge=50,
+        le=MAX_MESSAGE_CHARS,
+        strict=True,
+        description=f"Characters per message; the API refuses more than {MAX_MESSAGE_CHARS}.",
+    )
     max_output_length: int | None = Field(None, ge=50, le=100_000, strict=True)
     toxicity_threshold: Num | None = Field(None, description="Not supported: rule-based checks.")
 

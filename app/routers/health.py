@@ -47,11 +47,13 @@ def _vector_store(svc: Services) -> None:
 
 
 def _llm(svc: Services) -> None:
-    """The default chat model's provider has its credentials (extractive always has)."""
-    from chains.configuration import Configuration
+    """The active chat model (the admin's runtime choice) has its credentials."""
     from chains.providers import load_chat_model
+    from chains.runtime_config import runtime_store_for
+    from chains.runtime_settings import to_configurable
 
-    load_chat_model(Configuration().model, svc.settings)
+    stored = runtime_store_for(svc).active().settings
+    load_chat_model(to_configurable(stored)["model"], svc.settings)
 
 
 def readiness_checks(svc: Services) -> dict[str, str]:

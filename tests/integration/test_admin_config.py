@@ -219,6 +219,7 @@ def test_input_length_limit_follows_the_configuration(client: TestClient, admin:
         ({"retrieval_config": {"min_relevance_score": 1.5}}, 422, "VALIDATION_ERROR", "min_rel"),
         ({"guardrails": {"content_safety": "yes"}}, 422, "VALIDATION_ERROR", "content_safety"),
         ({"guardrails": {"max_input_length": 10}}, 422, "VALIDATION_ERROR", "max_input_length"),
+        ({"guardrails": {"max_input_length": 4001}}, 422, "VALIDATION_ERROR", "max_input_length"),
         ({"llm_provider": {"active": "anthropic"}}, 422, "UNKNOWN_CHAT_PROVIDER", "anthropic"),
         ({"llm_provider": {"active": "azure-openai"}}, 422, "PROVIDER_NOT_CONFIGURED",
          "AZURE_OPENAI_KEY"),
