@@ -1,5 +1,5 @@
 """The ``supportbot`` command: ``serve`` the API, ``ingest`` files, ``users create-admin``,
-``eval run`` / ``eval compare`` (see :mod:`evals.cli`)."""
+``analytics rebuild``, ``eval run`` / ``eval compare`` (see :mod:`evals.cli`)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = f"http://{host}:{port}"
     print(f"supportbot starting on {base}", flush=True)
     print(f"  API docs:   {base}/docs", flush=True)
+    print(f"  Log in:     {base}/login?next=/chat/playground/", flush=True)
     print(f"  Playground: {base}/chat/playground/", flush=True)
     print(f"  Search API: {base}/api/v1/knowledge-base/search", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)
@@ -190,6 +191,27 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analytics_rebuild(args: argparse.Namespace) -> int:
+    """Recompute the dashboard's summaries from raw events (after an upgrade, or to repair)."""
+    from chains.analytics.summaries import rebuild_all, repair_stale
+    from loaders.mongo import ensure_indexes
+    from loaders.settings import get_settings
+
+    settings = get_settings()
+    client, server = _users_mongo(settings)
+    try:
+        db = client[settings.mongodb_name]
+        ensure_indexes(db)
+        repaired = repair_stale(db)
+        done = rebuild_all(db)
+    finally:
+        client.close()
+        if server is not None:
+            server.stop()
+    print(f"rebuilt {done['hours']} hours from {done['events']} events ({repaired} repaired)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -216,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("--full-name", default="Administrator")
     admin.set_defaults(func=cmd_create_admin)
+    analytics = sub.add_parser("analytics", help="analytics maintenance")
+    analytics_sub = analytics.add_subparsers(dest="analytics_command", required=True)
+    rebuild = analytics_sub.add_parser("rebuild", help="rebuild the dashboard's summaries")
+    rebuild.set_defaults(func=cmd_analytics_rebuild)
     from evals.cli import add_eval_parser
 
     add_eval_parser(sub)
