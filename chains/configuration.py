@@ -41,7 +41,12 @@ class Configuration:
         metadata={"description": "Cross-encoder re-ranking, when RERANKER_MODEL_PATH is set."},
     )
     min_relevance_score: float = field(
-        default=0.45, metadata={"description": "Passages below this fused score are ignored."}
+        default=0.4,
+        metadata={
+            "description": "Passages below this fused score are ignored. A noise floor only: "
+            "the best passage of an answerable question can score as low as an unanswerable "
+            "one's, so whether the passages answer is the model's call."
+        },
     )
     filters: dict[str, Any] | None = field(
         default=None, metadata={"description": "Metadata filter for retrieval."}

@@ -8,9 +8,12 @@ message's ``additional_kwargs``; ``ChatBedrockConverse`` reads only ``content``)
 message list works for every model in a failover chain. This model answers the last human
 message, or ``additional_kwargs["question"]`` when the graph passes a standalone rewrite.
 
-The answer is at most ``max_sentences`` passage sentences, scored by weighted overlap of
-light stems with the question (optionally mixed with embedding cosine), each followed by its
-passage number ``[n]``; below ``min_score`` it says it does not know. No other words are added.
+The answer is at most ``max_sentences`` passage sentences (``chains.passage_text`` finds them:
+wrapped lines joined, table rows spelled out with their column headers), scored by weighted
+overlap of light stems with the question (optionally mixed with embedding cosine), each
+followed by its passage number ``[n]``; below ``min_score`` it says it does not know. A
+sentence's headings count at a discount, so "50 GB of storage per paid seat" under "Business"
+answers a question about the Business plan. No other words are added.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 from typing_extensions import TypedDict
 
+from chains.passage_text import candidates
+
 MODEL_NAME = "extractive"
 DONT_KNOW = "I don't know: the help center articles I can search do not answer that."
 
@@ -52,11 +57,17 @@ _STOPWORD_TEXT = (
     "when where which while who whom why will with would yes yet you your yours"
 )  # fmt: skip
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# "How long / how often / when" name the kind of answer (a quantity), not the topic: the
+# passage says "every 24 hours", never "often".
+_ASKS_QUANTITY = re.compile(
+    r"\bhow (?:long|often|many|much|soon|quickly|fast|big|large|old|far|late|early)\b|\bwhen\b",
+    re.I,
+)
+_NUMBER = re.compile(r"\d")
 _WORD = re.compile(r"[a-z0-9]+(?:[.@][a-z0-9]+)*")  # keeps hosts, emails, 2.5 whole
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-_BULLET = re.compile(r"^\s*(?:[-*•>]|#{1,6}|\d{1,2}[.)])\s+")
 _SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
-_TERMINAL = ".!?:;)\"'"
+CONTEXT_WEIGHT = 0.5
+"""Share of a question term's weight earned when only the passage's heading has it."""
 
 
 class Passage(TypedDict):
@@ -102,57 +113,29 @@ def _bigrams(seq: list[str]) -> set[tuple[str, str]]:
 
 @dataclass
 class _Unit:
-    """One candidate: a sentence (or an FAQ question with its answer) of one passage."""
+    """One candidate: a sentence, FAQ pair or table row of one passage, and its headings."""
 
     n: int
     rank: int
     position: int
     text: str
     terms: set[str]
+    context: set[str]
     pairs: set[tuple[str, str]]
     score: float = 0.0
-
-
-def _is_heading(line: str, first: bool) -> bool:
-    """Heading paths and titles are labels, not answers."""
-    if line.startswith("#") or (line.isupper() and len(line) > 3):
-        return True
-    return first and not line.endswith(tuple(_TERMINAL)) and len(line.split()) < 15
-
-
-def _lines(text: str) -> list[str]:
-    """Body lines without headings or list markers; an FAQ question joins its answer line."""
-    lines: list[str] = []
-    for i, raw in enumerate(line.strip() for line in text.splitlines()):
-        if not raw or _is_heading(raw, first=i == 0):
-            continue
-        line = _BULLET.sub("", raw).strip()
-        if lines and lines[-1].endswith("?") and not line.endswith("?"):
-            lines[-1] = f"{lines[-1]}\n{line}"
-        else:
-            lines.append(line)
-    return lines
-
-
-def _sentences(text: str) -> list[str]:
-    """Answer-like sentences: no questions, lead-ins (``...:``) or fragments under 4 words."""
-    out: list[str] = []
-    for line in _lines(text):
-        if "\n" in line:  # question + answer stay one unit
-            out.append(line.replace("\n", " "))
-            continue
-        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
-    return [s for s in out if not s.endswith(("?", ":")) and len(s.split()) >= 4]
 
 
 def _units(passages: Sequence[Passage]) -> list[_Unit]:
     units = []
     for rank, passage in enumerate(passages):
-        for position, sentence in enumerate(_sentences(str(passage.get("text") or ""))):
-            seq = stems(sentence)
+        for cand in candidates(str(passage.get("text") or "")):
+            seq = stems(cand.text)
+            terms = set(seq)
+            context = set(stems(cand.context)) - terms
             units.append(
-                _Unit(int(passage["n"]), rank, position, sentence, set(seq), _bigrams(seq))
-            )
+                _Unit(int(passage["n"]), rank, cand.position, cand.text, terms, context,
+                      _bigrams(seq))
+            )  # fmt: skip
     return units
 
 
@@ -162,8 +145,9 @@ def _score(
     embed: Callable[[list[str]], list[list[float]]] | None,
 ) -> None:
     """Coverage of the question's idf-weighted terms, plus a small prior for top passages."""
-    q_seq = stems(question)
+    q_seq = stems(_ASKS_QUANTITY.sub(" ", question))
     q_terms, q_pairs = set(q_seq), _bigrams(q_seq)
+    numeric = bool(_ASKS_QUANTITY.search(question))
     if not q_terms or not units:
         return
     df = {t: sum(t in u.terms for u in units) for t in q_terms}
@@ -171,9 +155,15 @@ def _score(
     total = sum(weight.values())
     cosines = _cosines(question, units, embed) if embed else None
     for i, unit in enumerate(units):
-        lexical = sum(weight[t] for t in q_terms & unit.terms) / total
+        found = sum(weight[t] for t in q_terms & unit.terms)
+        # A heading names what the sentence is about, but the sentence must say something,
+        # and one shared word ("Tasklane") is no evidence it answers a longer question.
+        lexical = (found + CONTEXT_WEIGHT * sum(weight[t] for t in q_terms & unit.context)) / total
+        if not found or len(q_terms & (unit.terms | unit.context)) < min(2, len(q_terms)):
+            lexical = 0.0
         if lexical > 0:  # phrases ("reset link") count extra; ties go to the better passage
             lexical += 0.1 * min(2, len(q_pairs & unit.pairs)) + 0.02 / (1 + unit.rank)
+            lexical += 0.1 if numeric and _NUMBER.search(unit.text) else 0.0
         unit.score = 0.5 * lexical + 0.5 * max(0.0, cosines[i]) if cosines else lexical
 
 
@@ -208,6 +198,8 @@ def _cite(sentence: str, n: int) -> str:
     """``Text [n].``: the citation goes inside the sentence's final full stop."""
     if sentence.endswith((".", "!")):
         return f"{sentence[:-1]} [{n}]{sentence[-1]}"
+    if sentence.endswith((";", ",")):  # a list item quoted alone ends as a sentence
+        return f"{sentence[:-1]} [{n}]."
     return f"{sentence} [{n}]"
 
 

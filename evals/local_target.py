@@ -48,6 +48,11 @@ def kb_fingerprint(settings: Settings) -> str:
         settings.min_chunk_tokens,
     )
     digest.update(repr(knobs).encode())
+    # How files become chunks is code, not settings: a parser or splitter change re-ingests.
+    from loaders import parsers, splitters
+
+    for module in (parsers, splitters):
+        digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:12]
 
 

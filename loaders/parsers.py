@@ -229,10 +229,24 @@ def _html_to_marked_text(soup: BeautifulSoup) -> str:
             if block.name not in ("li", "tr", "dt", "dd"):  # list rows: no blank line between
                 block.insert_before("\n")
             block.insert_after("\n")
+    for row in soup.find_all("tr"):
+        if isinstance(row, Tag) and _is_header_row(row):
+            # A Markdown separator marks the header, so a reader of the text (the extractive
+            # answerer, an LLM) can name every cell of the rows below by its column.
+            cells = len(row.find_all(["td", "th"], recursive=False))
+            row.insert_after("\n" + " | ".join(["---"] * cells))
     for cell in soup.find_all(["td", "th"]):
         if cell.find_next_sibling(["td", "th"]):
             cell.insert_after(" | ")
     return soup.get_text()
+
+
+def _is_header_row(row: Tag) -> bool:
+    """Only ``th`` cells, at least two, in the first row of its table."""
+    cells = row.find_all(["td", "th"], recursive=False)
+    table = row.find_parent("table")
+    first = table.find("tr") if table is not None else None
+    return len(cells) >= 2 and all(c.name == "th" for c in cells) and first is row
 
 
 def _push(stack: list[tuple[int, str]], level: int, label: str) -> list[tuple[int, str]]:

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from chains.configuration import Configuration
 from chains.resources import resources_from_stack, set_resources
 from chains.runtime_config import COLLECTION, RuntimeConfigStore
 from chains.runtime_settings import apply_update
@@ -287,7 +288,8 @@ def test_history_records_each_version_and_rollback_restores_old_values(
         "retrieval_config.min_relevance_score",
     }
     now = client.get(URL, headers=admin.headers).json()["data"]["retrieval_config"]
-    assert now["top_k"] == 3 and now["min_relevance_score"] == 0.45
+    default_floor = Configuration().min_relevance_score  # the first version kept the default
+    assert now["top_k"] == 3 and now["min_relevance_score"] == default_floor
     top = client.get(f"{URL}/history", headers=admin.headers).json()["data"]["versions"][0]
     assert top["rolled_back_from"] == first["version"]
     active = svc.db[COLLECTION].count_documents({"config_type": "system", "active": True})

@@ -159,3 +159,76 @@ def test_five_real_passages_answer_in_under_5_ms() -> None:
         model.invoke(messages)
         runs.append(time.perf_counter() - start)
     assert sorted(runs)[len(runs) // 2] < 0.005
+
+
+def test_joins_hard_wrapped_pdf_lines_and_drops_a_cut_off_tail() -> None:
+    pdf = Passage(
+        n=1,
+        title="SSO",
+        text="Setting up SSO\nBy default, a session started through SSO lasts 24 hours, after which"
+        " members are sent to the\nIdP to sign in again. Owners can change this under Admin\n"
+        "Console > Security > Session length.\nA refund of a monthly charge cancels the",
+    )
+    out = str(ask("How long do SSO sessions last?", [pdf]).content)
+    assert out.startswith("By default, a session started through SSO lasts 24 hours, after which "
+                          "members are sent to the IdP to sign in again [1].")  # fmt: skip
+    assert "cancels the" not in str(ask("Does a refund cancel the monthly charge?", [pdf]).content)
+
+
+def test_table_rows_are_read_with_their_column_headers() -> None:
+    table = Passage(
+        n=1,
+        title="Invoices",
+        text="Invoices > Accepted payment methods\n| Method | Available for |\n|---|---|\n"
+        "| Credit and debit cards: Visa, Mastercard | All paid plans |\n"
+        "| Pay by invoice (bank transfer) | Annual plans with **25 or more seats** |",
+    )
+    out = str(ask("Which plans can pay by invoice?", [table]).content)
+    assert (
+        out
+        == "Pay by invoice (bank transfer) - Available for: Annual plans with 25 or more seats [1]"
+    )
+    headerless = Passage(n=1, title="", text="Plans\nTeam | $12 per user per month | monthly")
+    assert "Team | $12 per user per month" in str(
+        ask("What does Team cost per month?", [headerless]).content
+    )
+
+
+def test_headings_say_what_a_sentence_is_about() -> None:
+    team = Passage(n=1, title="Plans", text="Plans > Team\n- 10 GB of storage per paid seat.")
+    business = Passage(
+        n=2, title="Plans", text="Plans > Business\n- 50 GB of storage per paid seat."
+    )
+    out = ask("How much storage does the Business plan include?", [team, business])
+    assert out.content == "50 GB of storage per paid seat [2]."
+    # The heading alone is not an answer: the quoted sentence must share a word with the question.
+    assert ask("What is the Business plan?", [business]).content == DONT_KNOW
+
+
+def test_one_shared_word_or_an_announcement_is_not_an_answer() -> None:
+    soc = Passage(n=1, title="Security", text="Security\nTasklane holds a SOC 2 Type II report.")
+    assert ask("Who is the CEO of Tasklane?", [soc]).content == DONT_KNOW
+    intro = Passage(
+        n=1,
+        title="Invoices",
+        text="Invoices\nThis article covers which payment methods Tasklane accepts.\n"
+        "We accept PayPal and all major cards for payment.",
+    )
+    assert ask("Which payment methods do you accept?", [intro]).content == (
+        "We accept PayPal and all major cards for payment [1]."
+    )
+
+
+def test_how_often_asks_for_a_quantity_not_the_word_often() -> None:
+    export = Passage(
+        n=1,
+        title="Export",
+        text="Export > Limits\nWorkspace Owners can export a workspace on every plan.\n"
+        "Large workspace exports can take several hours.\n"
+        "The workspace export arrives as a ZIP file by email.\n"
+        "Admins of a workspace can also start an export.\n"
+        "You can start one export per workspace every 24 hours.",
+    )
+    # "often" is in no passage: counted as a topic word it would sink every sentence.
+    out = str(ask("How often can I export a workspace?", [export]).content)
+    assert "You can start one export per workspace every 24 hours [1]." in out

@@ -99,6 +99,18 @@ def test_html_sections_keyed_by_heading_path() -> None:
     assert "- PDF invoices\n- CSV exports" in invoices
 
 
+def test_html_table_header_row_is_marked_like_markdown() -> None:
+    html = (
+        b"<h2>Prices</h2><table><thead><tr><th>Plan</th><th>Monthly</th></tr></thead>"
+        b"<tbody><tr><td>Team</td><td>$12</td></tr><tr><td>Business</td><td>$24</td></tr>"
+        b"</tbody></table><table><tr><td>no</td><td>header</td></tr>"
+        b"<tr><th>late</th><th>th row</th></tr></table>"
+    )
+    text = load_document(html, "p.html").sections[0].page_content
+    assert text.startswith("Plan | Monthly\n--- | ---\nTeam | $12\nBusiness | $24")
+    assert text.count("---") == 2  # only a first row made of header cells is a header
+
+
 def test_html_never_outputs_script_style_comments_or_head() -> None:
     parsed = load_document(HTML, "help.html")
     everything = parsed.text + "".join(s.page_content for s in parsed.sections)
