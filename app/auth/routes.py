@@ -10,9 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.auth.deps import authenticated_user, get_auth
 from app.auth.service import AuthService
+from app.auth.stats import profile_statistics
 from app.auth.users import is_email, iso, public_profile
+from app.deps import get_services
 from app.envelope import ok
 from loaders.errors import InvalidInput
+from loaders.stack import Services
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -100,10 +103,15 @@ def refresh(request: Request, body: RefreshBody, auth: Auth) -> JSONResponse:
 @router.get("/me")
 @router.get("/profile", include_in_schema=False)
 def me(
-    request: Request, user: Annotated[dict[str, Any], Depends(authenticated_user)]
+    request: Request,
+    user: Annotated[dict[str, Any], Depends(authenticated_user)],
+    services: Annotated[Services, Depends(get_services)],
 ) -> JSONResponse:
-    """The caller's profile (the seed calls it ``/profile``), never the password hash."""
-    return ok(request, _profile(user))
+    """The caller's profile (the seed calls it ``/profile``) with usage statistics, never the
+    password hash."""
+    profile = _profile(user)
+    profile["statistics"] = profile_statistics(services.db, str(user["user_id"]))
+    return ok(request, profile)
 
 
 def _profile(user: dict[str, Any]) -> dict[str, Any]:

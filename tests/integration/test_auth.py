@@ -208,3 +208,34 @@ def test_signing_secret_is_required_in_production() -> None:
     first = signing_secret(dev)
     assert len(first) >= 32 and signing_secret(dev) == first  # random, stable per process
     assert signing_secret(Settings(jwt_secret_key=SECRET)) == SECRET
+
+
+def test_profile_statistics_count_the_callers_own_chats(client: TestClient) -> None:
+    token = register(client, email()).json()["data"]["access_token"]
+    other = register(client, email()).json()["data"]["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    sessions = []
+    for _ in range(2):
+        r = client.post("/api/v1/chat/sessions/initialize", json={}, headers=headers)
+        assert r.status_code == 200, r.text
+        sessions.append(r.json()["data"]["session_id"])
+    r = client.post(
+        f"/api/v1/chat/sessions/{sessions[0]}/messages",
+        json={"message": "How do I reset my password?"},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    for sid, rating in zip(sessions, (4, 5), strict=True):
+        r = client.post(
+            f"/api/v1/chat/sessions/{sid}/end",
+            json={"feedback": {"rating": rating}},
+            headers=headers,
+        )
+        assert r.status_code == 200, r.text
+    stats = me(client, token).json()["data"]["statistics"]
+    assert stats == {"total_sessions": 2, "total_messages": 1, "avg_satisfaction": 4.5}
+    assert me(client, other).json()["data"]["statistics"] == {
+        "total_sessions": 0,
+        "total_messages": 0,
+        "avg_satisfaction": None,
+    }
