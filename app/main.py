@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from app.analytics import install_analytics, start_analytics, stop_analytics
+from app.auth.admin_users import router as admin_users_router
 from app.auth.api_key_routes import router as api_keys_router
 from app.auth.deps import require_role
 from app.auth.login_page import router as login_router
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         health.router,
         login_router,
         api_keys_router,
+        admin_users_router,
         knowledge_base.router,
         embeddings.router,
         chat.router,

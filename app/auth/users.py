@@ -154,6 +154,24 @@ class UserRepository:
             raise ValueError(f"unknown status {status!r}")
         return self._set(user_id, {"status": status})
 
+    def set_role(self, user_id: str, role: str) -> dict[str, Any] | None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        return self._set(user_id, {"role": role})
+
+    def list(
+        self, query: dict[str, Any], *, page: int, page_size: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of users matching ``query`` (newest first) and how many match."""
+        total = int(self.users.count_documents(query))
+        cursor = (
+            self.users.find(query)
+            .sort([("created_at", DESCENDING)])
+            .skip((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return [u for d in cursor if (u := self._opened(d)) is not None], total
+
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         self._set(user_id, {"password_hash": password_hash})
 
