@@ -5,9 +5,13 @@ Every change is a new immutable version document; the active one is the newest w
 ``(config_type, version)`` lets exactly one writer create version n+1, a loser re-reads and
 re-applies its partial update on top of the winner's (no lost update), and older versions are
 deactivated after the insert (readers take the newest active one, so a moment with two flags set
-never shows). Each turn reads the active version with one indexed ``find_one`` (~0.4 ms on
-nx-27017): every worker process sees a change on its next request, and there is no second copy
-(a cache) that could go stale.
+never shows).
+
+Each turn reads the active version. With Redis (a cache every worker shares) that is the seed's
+``config:system:active`` entry, written only if newer than what is there (versions only grow,
+so a slow reader can never put an old version back); without Redis, or while it is down, it is
+one indexed ``find_one`` (~0.4 ms on nx-27017). Either way every worker process sees a change
+on its next request.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pymongo.errors import DuplicateKeyError
 
 from chains.runtime_settings import defaults, to_configurable
 from loaders.errors import NotFound, SupportbotError
+from loaders.kv import KeyValueCache
 from loaders.settings import Settings
 
 COLLECTION = "ai_configurations"
@@ -34,6 +39,8 @@ CONFIG_TYPE = "system"  # one document holds every section, so a turn reads one 
 RUNTIME_KEY = "runtime_config"  # the runtime layer a served turn carries in ``configurable``
 _ATTEMPTS = 8
 _STORE_KEY = "runtime_config_store"
+CACHE_KEY = f"config:{CONFIG_TYPE}:active"  # seed: config:{config_type}:active
+CACHE_TTL_SECONDS = 3600
 _lock = threading.Lock()
 
 # ``make(current_settings, current_version)`` -> (new settings, changed keys).
@@ -74,10 +81,16 @@ class RuntimeConfigStore:
     """Versions of the ``system`` configuration over one database."""
 
     def __init__(
-        self, db: Database[dict[str, Any]], settings: Settings, *, reranker_available: bool
+        self,
+        db: Database[dict[str, Any]],
+        settings: Settings,
+        *,
+        reranker_available: bool,
+        cache: KeyValueCache | None = None,
     ) -> None:
         self.col: Collection[dict[str, Any]] = db[COLLECTION]
         self.settings = settings
+        self.cache = cache if cache is not None and cache.shared else None
         self.reranker_available = reranker_available
         self.col.create_index("config_id", unique=True)
         self.col.create_index([("config_type", ASCENDING), ("active", ASCENDING)])
@@ -89,10 +102,25 @@ class RuntimeConfigStore:
 
     def active(self) -> ConfigVersion:
         """The newest active version, or version 0 (the code defaults)."""
+        if self.cache is not None:
+            cached = self.cache.get_json(CACHE_KEY)
+            if isinstance(cached, dict) and "version" in cached:
+                if not cached["version"]:
+                    return ConfigVersion(0, self.defaults())
+                return self._version(cached)
         doc = self.col.find_one(
             {"config_type": CONFIG_TYPE, "active": True}, sort=[("version", DESCENDING)]
         )
-        return self._version(doc) if doc else ConfigVersion(0, self.defaults())
+        found = self._version(doc) if doc else ConfigVersion(0, self.defaults())
+        self._cache_put(doc or {"version": 0})
+        return found
+
+    def _cache_put(self, doc: dict[str, Any]) -> None:
+        """Share ``doc`` (JSON-safe fields only) unless the cache holds a newer version."""
+        if self.cache is None:
+            return
+        value = {k: _iso(v) for k, v in doc.items() if k != "_id"}
+        self.cache.set_json_if_newer(CACHE_KEY, value, "version", CACHE_TTL_SECONDS)
 
     def get(self, version: int) -> ConfigVersion:
         doc = self.col.find_one({"config_type": CONFIG_TYPE, "version": version})
@@ -142,6 +170,7 @@ class RuntimeConfigStore:
                 {"config_type": CONFIG_TYPE, "active": True, "version": {"$lt": doc["version"]}},
                 {"$set": {"active": False, "updated_at": _now()}},
             )
+            self._cache_put(doc)
             return self._version(doc), changes
         raise VersionConflict("The configuration is changing too fast; retry in a moment.")
 
@@ -200,6 +229,7 @@ def runtime_store_for(stack: Any) -> RuntimeConfigStore:
                     stack.db,
                     stack.settings,
                     reranker_available=getattr(stack.searcher, "reranker", None) is not None,
+                    cache=getattr(stack, "cache", None),
                 )
                 stack.extras[_STORE_KEY] = store
     return store  # type: ignore[no-any-return]
