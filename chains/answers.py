@@ -1,4 +1,6 @@
-"""Pure helpers of the chat graph: passages, citations, sources, confidence, follow-ups.
+"""Pure helpers of the chat graph: passages, citations, sources, confidence, hand-over notes.
+
+Follow-up rewriting without a model lives in ``chains.followups``.
 
 Confidence (0..1) of a grounded answer:
     confidence = 0.6 * top retrieval relevance + 0.4 * grounded support
@@ -14,22 +16,16 @@ import re
 from typing import Any
 
 from langchain_core.documents import Document
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage
 
 from chains.state import Source
 
 LOW_CONFIDENCE = 0.5
 _CITATION = re.compile(r"\[(\d{1,2})\]")
-_WORD = re.compile(r"[\w']+")
 _HUMAN = re.compile(
     r"\b(talk|speak|chat|connect|transfer|put)\b.{0,30}\b(human|person|agent|someone|"
     r"representative|rep|operator|staff|support team)\b|\b(human|live|real) (agent|person)\b"
     r"|\bescalate\b",
-    re.IGNORECASE,
-)
-_FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|and what|so|then|ok|okay)\b|\b(it|that|this|those|"
-    r"these|they|them|there|its|one)\b",
     re.IGNORECASE,
 )
 
@@ -96,25 +92,6 @@ def previous_confidence(history: list[BaseMessage]) -> float | None:
             value = message.additional_kwargs.get("confidence_score")
             return float(value) if value is not None else None
     return None
-
-
-def last_user_question(history: list[BaseMessage]) -> str | None:
-    for message in reversed(history):
-        if isinstance(message, HumanMessage) or message.type == "human":
-            return str(message.content)
-    return None
-
-
-def lexical_standalone(question: str, history: list[BaseMessage]) -> str:
-    """Follow-up rewrite without a model: a short or referring question borrows the previous
-    question's words, so retrieval still finds the topic ("and for annual plans?")."""
-    previous = last_user_question(history)
-    if not previous:
-        return question
-    content_words = [w for w in _WORD.findall(question) if len(w) > 3]
-    if len(content_words) <= 4 or _FOLLOW_UP.search(question):
-        return f"{previous} {question}"
-    return question
 
 
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -143,8 +143,14 @@ def _score(
     question: str,
     units: list[_Unit],
     embed: Callable[[list[str]], list[list[float]]] | None,
+    focus: str = "",
 ) -> None:
-    """Coverage of the question's idf-weighted terms, plus a small prior for top passages."""
+    """Coverage of the question's idf-weighted terms, plus a small prior for top passages.
+
+    ``focus`` is what the customer typed when ``question`` is a follow-up rewritten with
+    earlier turns' topic: the carried words say where, the typed ones what is asked, so
+    carried words weigh ``CONTEXT_WEIGHT``, like a sentence's headings.
+    """
     q_seq = stems(_ASKS_QUANTITY.sub(" ", question))
     q_terms, q_pairs = set(q_seq), _bigrams(q_seq)
     numeric = bool(_ASKS_QUANTITY.search(question))
@@ -152,6 +158,9 @@ def _score(
         return
     df = {t: sum(t in u.terms for u in units) for t in q_terms}
     weight = {t: math.log(1 + len(units) / (df[t] or 0.5)) for t in q_terms}
+    asked = q_terms & set(stems(_ASKS_QUANTITY.sub(" ", focus)))
+    if asked:
+        weight = {t: w if t in asked else CONTEXT_WEIGHT * w for t, w in weight.items()}
     total = sum(weight.values())
     cosines = _cosines(question, units, embed) if embed else None
     for i, unit in enumerate(units):
@@ -223,7 +232,7 @@ class ExtractiveChatModel(BaseChatModel):
         """(answer text, cited passage numbers); no citations means "don't know"."""
         question, passages = _question(messages), _passages(messages)
         units = _units(passages)
-        _score(question, units, self.embed)
+        _score(question, units, self.embed, focus=_typed(messages))
         chosen = _pick(units, limit=self.max_sentences, min_score=self.min_score)
         if not chosen:
             return self.dont_know, []
@@ -301,6 +310,11 @@ def _question(messages: Sequence[BaseMessage]) -> str:
         if isinstance(message, HumanMessage):
             return message.text
     return ""
+
+
+def _typed(messages: Sequence[BaseMessage]) -> str:
+    """The last human message: what the customer typed, before any standalone rewrite."""
+    return next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
 
 
 def _passages(messages: Sequence[BaseMessage]) -> list[Passage]:

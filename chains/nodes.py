@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 
-from chains import answers
+from chains import answers, followups
 from chains.configuration import Configuration
 from chains.failover import produced_by
 from chains.guardrails import check_input, check_output
@@ -86,14 +86,22 @@ def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     res = get_resources()
     question = state["safe_question"]
     history = state.get("history") or []
-    standalone = condense(question, history, cfg, config)
-    hits = res.searcher.search(
-        standalone,
+    rewritten = condense(question, history, cfg, config)
+    search = partial(
+        res.searcher.search,
         top_k=cfg.top_k,
         filters=cfg.filters,
         min_relevance=cfg.min_relevance_score,
         rerank=cfg.rerank,
     )
+    hits = search(rewritten.query)
+    if not hits and history and rewritten.question == question:
+        # Nothing on its own ("How long will the download link work?"): the subject is
+        # probably left implicit, so try once more with the previous turn's topic.
+        forced = followups.rewrite(question, history, force=True)
+        if forced.question != question:
+            rewritten, hits = forced, search(forced.query)
+    standalone = rewritten.question
     documents, planted = [], 0
     for h in hits:
         # Retrieved text is data: instructions planted in a document never reach the model.
@@ -121,10 +129,10 @@ def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
 
 def condense(
     question: str, history: list[BaseMessage], cfg: Configuration, config: RunnableConfig
-) -> str:
+) -> followups.Standalone:
     """A generative model rewrites follow-ups; the extractive default uses the lexical rule."""
     if not history or cfg.model == "extractive":
-        return answers.lexical_standalone(question, history)
+        return followups.rewrite(question, history)
     res = get_resources()
     prompt = render(
         res,
@@ -142,8 +150,8 @@ def condense(
     text = str(out.content).strip()
     # The extractive fallback cannot rewrite: it answers, so keep the lexical rule then.
     if not text or produced_by(out) == "extractive":
-        return answers.lexical_standalone(question, history)
-    return text
+        return followups.rewrite(question, history)
+    return followups.Standalone(text, text)
 
 
 @timed("generate")
@@ -166,7 +174,11 @@ def generate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         version,
     )
     messages: list[BaseMessage] = [
-        SystemMessage(content=f"{system}\n\n{instructions}", additional_kwargs={"passages": ps}),
+        # The extractive model reads the standalone rewrite from here; providers ignore it.
+        SystemMessage(
+            content=f"{system}\n\n{instructions}",
+            additional_kwargs={"passages": ps, "question": state.get("standalone_question")},
+        ),
         *(state.get("history") or [])[-cfg.history_window :],
         HumanMessage(content=state["safe_question"]),
     ]

@@ -1,0 +1,48 @@
+"""Follow-ups through the real graph with the extractive default: the topic of the previous
+turn reaches both retrieval and the answer (real nx-27017, the sample knowledge base)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.bench.retrieval_quality import ingest_sample
+from app.main import create_app
+from chains.extractive import DONT_KNOW
+from loaders.stack import Services
+from tests.auth_fixtures import make_user
+from tests.kb_fixtures import make_services
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client(mongo: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    services: Services = make_services(tmp_path_factory.mktemp("followups"), mongo.uri)
+    services.worker.stop()
+    ingest_sample(services)
+    headers = make_user(services, "user").headers
+    with TestClient(create_app(services.settings, services), headers=headers) as c:
+        yield c
+    services.close()
+
+
+def say(client: TestClient, sid: str, message: str) -> dict[str, Any]:
+    r = client.post(f"/api/v1/chat/sessions/{sid}/messages", json={"message": message})
+    assert r.status_code == 200, r.text
+    return r.json()["data"]["bot_response"]  # type: ignore[no-any-return]
+
+
+def test_pronoun_follow_up_is_answered_from_the_previous_topic(client: TestClient) -> None:
+    r = client.post("/api/v1/chat/sessions/initialize", json={"channel": "web"})
+    sid = str(r.json()["data"]["session_id"])
+    first = say(client, sid, "How do I reset my password?")
+    assert any("password" in s["title"].lower() for s in first["sources"])
+    # Alone, "it stay valid" shares one word with the article: the answer needs the topic.
+    follow = say(client, sid, "How long does it stay valid?")
+    assert DONT_KNOW not in follow["content"]
+    assert "30 minutes" in follow["content"]
+    assert follow["sources"] and all("password" in s["title"].lower() for s in follow["sources"])
