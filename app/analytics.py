@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -17,10 +18,12 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
+from pymongo.database import Database
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability import metrics
 from chains.analytics.events import COLLECTION
+from chains.analytics.summaries import is_built, rebuild_all
 from chains.analytics.writer import AnalyticsWriter
 from loaders.stack import Services
 
@@ -41,7 +44,8 @@ def server_metadata(app_env: str) -> dict[str, Any]:
 
 
 def start_analytics(app: FastAPI, svc: Services) -> AnalyticsWriter | None:
-    """Start the writer (unless ``ANALYTICS_ENABLED=false``) and keep it on the app."""
+    """Start the writer (unless ``ANALYTICS_ENABLED=false``) and keep it on the app; build the
+    dashboard's summaries in the background if they never were (an upgrade)."""
     settings = svc.settings
     writer = None
     if settings.analytics_enabled:
@@ -51,8 +55,22 @@ def start_analytics(app: FastAPI, svc: Services) -> AnalyticsWriter | None:
             flush_seconds=settings.analytics_flush_seconds,
             max_queue=settings.analytics_queue_size,
         ).start()
+        threading.Thread(
+            target=build_summaries_once, args=(svc.db,), name="analytics-rebuild", daemon=True
+        ).start()
     app.state.analytics = writer
     return writer
+
+
+def build_summaries_once(db: Database[dict[str, Any]]) -> None:
+    """Rebuild the summaries from events if they were never built; the dashboard reads raw
+    events until then, so it is right (only slower) meanwhile."""
+    try:
+        if not is_built(db):
+            done = rebuild_all(db)
+            log.info("analytics summaries built: %(hours)d hours, %(events)d events", done)
+    except Exception:  # a failed rebuild leaves the raw dashboard answering; retried next start
+        log.exception("analytics: building the summaries failed")
 
 
 def stop_analytics(app: FastAPI) -> None:

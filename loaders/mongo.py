@@ -124,7 +124,17 @@ INDEXES: dict[str, list[tuple[list[tuple[str, str | int]], dict[str, Any]]]] = {
         ([("event_type", ASCENDING), ("ts", ASCENDING)], {}),
         ([("event_type", ASCENDING), ("data.rt_bin", ASCENDING), ("ts", ASCENDING)], {}),
         ([("event_type", ASCENDING), ("data.unanswered", ASCENDING), ("ts", ASCENDING)], {}),
+        ([("ts", ASCENDING)], {}),  # raw reads of an hour (edges of a period, rebuilds)
     ],
+    # The dashboard's summaries of those events (chains/analytics/summaries.py).
+    # Compound where a query has two ranges: nx-27017 then answers from the index alone.
+    "analytics_sessions": [
+        ([("first", ASCENDING)], {}),
+        ([("last", ASCENDING), ("first", ASCENDING)], {}),
+        ([("bf", ASCENDING)], {}),
+        ([("bl", ASCENDING), ("bf", ASCENDING)], {}),
+    ],
+    "analytics_session_hours": [([("s", ASCENDING)], {})],
 }
 
 # The seed's full-text index; nx-27017 has no text indexes, so it is best-effort there.

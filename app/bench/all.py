@@ -127,7 +127,7 @@ def main() -> None:
         if args.only == "chat":
             saved["chat"] = chat.run(100, 16, 12)
         elif args.only == "dashboard":
-            saved["dashboard"] = dashboard.run(1_000_000, 100_000, 3)
+            saved["dashboard"] = dashboard.run(1_000_000)
         else:
             saved["auth_overhead"] = auth_overhead.run(2000)
         write(args.out, saved)
@@ -150,7 +150,7 @@ def main() -> None:
     parts["auth_overhead"] = auth_overhead.run(300 if args.quick else 2000)
     print("analytics dashboard...", flush=True)
     quick = args.quick
-    parts["dashboard"] = dashboard.run(*((50_000, 10_000, 3) if quick else (1_000_000, 100_000, 3)))
+    parts["dashboard"] = dashboard.run(*((50_000, 5) if quick else (1_000_000, 20)))
     write(args.out, parts)
     print(f"wrote {args.out}")
 

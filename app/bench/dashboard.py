@@ -1,11 +1,12 @@
 """Analytics dashboard query time with 1M events on embedded nx-27017 (issue 4, section 9).
 
-``python -m app.bench.dashboard [--events 1000000]``: fills ``analytics_events`` on an on-disk
-nx-27017 with a realistic mix (sessions of 1-7 turns over 90 days: message + retrieval per turn,
-some feedback, escalations, violations and errors) with ``insert_many`` batches and the
-service's indexes, then times the dashboard (30 days by day, 7 days by hour, 90 days by week)
-and the unanswered report in process (the route adds only the envelope). Baselines from the same
-run: the same queries at 100k events, and at full size without the dashboard's ``ts`` indexes.
+``python -m app.bench.dashboard [--events 1000000]``: writes ``analytics_events`` and their
+hourly summaries on an on-disk nx-27017 through the writer's production path, with a realistic
+mix (sessions of 1-7 turns over 90 days: message + retrieval per turn, some feedback,
+escalations, violations and errors), then times the dashboard from the summaries (30 days by
+day, 7 days by hour, 90 days by week, and 30 days from an instant that is not on the hour) and
+the unanswered report in process (the route adds only the envelope). Baseline from the same run:
+the raw-event computation the dashboard used before, which must give the same payload.
 """
 
 from __future__ import annotations
@@ -17,19 +18,24 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from chains.analytics.dashboard import dashboard
 from chains.analytics.events import COLLECTION, make_event, normalize_question, rt_bin
 from chains.analytics.periods import Period
+from chains.analytics.raw_dashboard import dashboard as raw_dashboard
+from chains.analytics.summaries import HOURLY, SESSION_HOURS, SESSIONS, rebuild_all
 from chains.analytics.unanswered import unanswered_questions
+from chains.analytics.writer import AnalyticsWriter
 from loaders.bench.common import percentiles
 from loaders.mongo import INDEXES, EmbeddedMongo, connect, ensure_indexes
 
 SPAN_DAYS = 90
 END = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 10_000
+SUMMARY_COLLECTIONS = (HOURLY, SESSIONS, SESSION_HOURS)
 
 
 def events(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
@@ -74,135 +80,134 @@ def events(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
         made += min(len(batch), n - made)
 
 
-def fill(col: Any, docs: Iterator[dict[str, Any]], n: int) -> float:
-    """Insert ``n`` events from ``docs``; returns seconds."""
+def fill(writer: AnalyticsWriter, docs: Iterator[dict[str, Any]], n: int) -> float:
+    """Write ``n`` events from ``docs`` with their summaries, through the production path
+    (``AnalyticsWriter.write_batch``: journal, insert, summaries); returns seconds."""
     start = time.perf_counter()
     batch: list[dict[str, Any]] = []
     for _ in range(n):
         batch.append(next(docs))
         if len(batch) == BATCH:
-            col.insert_many(batch, ordered=False)
+            if not writer.write_batch(batch):
+                raise RuntimeError("the benchmark could not write a batch")
             batch = []
-    if batch:
-        col.insert_many(batch, ordered=False)
+    if batch and not writer.write_batch(batch):
+        raise RuntimeError("the benchmark could not write a batch")
     return time.perf_counter() - start
 
 
-def queries(db: Any) -> dict[str, Callable[[], Any]]:
-    def period(days: int, grain: str) -> Period:
-        return Period(END - timedelta(days=days), END, grain)  # type: ignore[arg-type]
+def periods() -> dict[str, Period]:
+    def last(days: int, grain: str, end: datetime = END) -> Period:
+        return Period(end - timedelta(days=days), end, grain)  # type: ignore[arg-type]
 
     return {
-        "dashboard 30 d by day": lambda: dashboard(db, period(30, "day")),
-        "dashboard 7 d by hour": lambda: dashboard(db, period(7, "hour")),
-        "dashboard 90 d by week": lambda: dashboard(db, period(90, "week")),
-        "unanswered 30 d, top 20": lambda: unanswered_questions(db, period(30, "day"), 20),
+        "dashboard 30 d by day": last(30, "day"),
+        "dashboard 7 d by hour": last(7, "hour"),
+        "dashboard 90 d by week": last(90, "week"),
+        # "the last 30 days" asked at 10:27:12: partial hours at both edges are read raw
+        "dashboard 30 d by day, unaligned": last(30, "day", END - timedelta(seconds=48_768)),
     }
 
 
-def time_queries(db: Any, repeats: int, only: set[str] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, fn in queries(db).items():
-        if only and name not in only:
-            continue
+def time_fn(fn: Callable[[], Any], repeats: int, warm: bool = True) -> dict[str, float]:
+    if warm:
         fn()  # warm the server's caches, as a dashboard that is open would
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - start) * 1000)
-        out[name] = percentiles(samples)
-    return out
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return percentiles(samples)
 
 
-def drop_ts_indexes(col: Any) -> list[str]:
-    """Drop the dashboard's own indexes (the seed's stay) for the no-index baseline."""
-    dropped = []
-    for info in col.list_indexes():
-        if "ts" in dict(info["key"]):
-            col.drop_index(info["name"])
-            dropped.append(info["name"])
-    return dropped
-
-
-def run(
-    n: int = 1_000_000, baseline_n: int = 100_000, repeats: int = 5, storage: str = "disk"
-) -> dict[str, Any]:
+def run(n: int = 1_000_000, repeats: int = 20, baseline_repeats: int = 2) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="supportbot-bench-") as tmp:
-        server = EmbeddedMongo("memory" if storage == "memory" else Path(tmp) / "m.db").start()
+        server = EmbeddedMongo(Path(tmp) / "m.db").start()
         try:
             client = connect(server.uri, timeout_ms=60_000)
             db = client["bench"]
             ensure_indexes(db)
-            col = db[COLLECTION]
-            docs = events(n)
-            first = fill(col, docs, baseline_n)
-            small = time_queries(db, repeats)
-            rest = fill(col, docs, n - baseline_n)
-            full = time_queries(db, repeats)
-            dropped = drop_ts_indexes(col)
-            bare = time_queries(db, max(2, repeats // 2), {"dashboard 30 d by day"})
-            month = dashboard(db, Period(END - timedelta(days=30), END, "day"))
+            writer = AnalyticsWriter(db[COLLECTION])
+            seconds = fill(writer, events(n), n)
+            start = time.perf_counter()
+            rebuilt = rebuild_all(db)  # what an upgrade does; also marks the summaries built
+            rebuild_s = time.perf_counter() - start
+            new, old, equal = {}, {}, {}
+            for name, period in periods().items():
+                new[name] = time_fn(partial(dashboard, db, period), repeats)
+                old[name] = time_fn(partial(raw_dashboard, db, period), baseline_repeats, False)
+                equal[name] = dashboard(db, period) == raw_dashboard(db, period)
+            month = periods()["dashboard 30 d by day"]
+            unanswered = time_fn(lambda: unanswered_questions(db, month, 20), repeats)
+            figures = dashboard(db, month)
+            sizes = {c: db[c].estimated_document_count() for c in SUMMARY_COLLECTIONS}
             client.close()
         finally:
             server.stop()
     return {
         "events": n,
-        "baseline_events": baseline_n,
         "span_days": SPAN_DAYS,
         "indexes": len(INDEXES[COLLECTION]),
-        "insert_seconds": round(first + rest, 1),
-        "insert_per_s": round(n / (first + rest)),
-        "at_baseline": small,
-        "at_full": full,
-        "without_ts_indexes": bare,
-        "dropped_indexes": dropped,
-        "month_metrics": month["metrics"] | month["performance"],
+        "insert_seconds": round(seconds, 1),
+        "insert_per_s": round(n / seconds),
+        "rebuild_seconds": round(rebuild_s, 1),
+        "rebuilt_hours": rebuilt["hours"],
+        "summary_docs": sizes,
+        "summaries": new,
+        "raw_baseline": old,
+        "equal": equal,
+        "unanswered": unanswered,
+        "month_metrics": figures["metrics"] | figures["performance"],
         "repeats": repeats,
-        "storage": "SQLite file" if storage != "memory" else "in memory",
+        "baseline_repeats": baseline_repeats,
     }
 
 
 def to_markdown(r: dict[str, Any]) -> str:
+    if "summaries" not in r:  # a report saved before the summaries existed
+        return ""
     rows = []
-    for name, full in r["at_full"].items():
-        small = r["at_baseline"][name]
-        bare = r["without_ts_indexes"].get(name)
-        bare_cell = f"{bare['p50']} / {bare['p95']}" if bare else "-"
+    for name, new in r["summaries"].items():
+        old = r["raw_baseline"][name]
+        same = "yes" if r["equal"][name] else "**no**"
         rows.append(
-            f"| {name} | {small['p50']} / {small['p95']} | **{full['p50']} / {full['p95']}** | "
-            f"{bare_cell} |"
+            f"| {name} | **{new['p50']} / {new['p95']}** | {old['p50']} / {old['p95']} | "
+            f"{round(old['p50'] / max(new['p50'], 0.001))}x | {same} |"
         )
-    m = r["month_metrics"]
+    u, m = r["unanswered"], r["month_metrics"]
+    sizes = ", ".join(f"`{k}` {v:,}" for k, v in r["summary_docs"].items())
     return f"""## Analytics dashboard with {r["events"]:,} events (nx-27017)
 
-`analytics_events` on embedded nx-27017 ({r["storage"]}), {r["span_days"]} days of sessions
-(1-7 turns each: message + retrieval events, feedback, escalations, violations, errors) and the
-{r["indexes"]} indexes of `loaders/mongo.py`. Insert with `insert_many` batches of {BATCH:,}:
-{r["insert_seconds"]} s ({r["insert_per_s"]:,} events/s). Queries in process, p50 / p95 (ms) of
-{r["repeats"]} runs after one warm-up; baselines from the same run: the same
-queries at {r["baseline_events"]:,} events, and at full size without the dashboard's `ts`
-indexes. Seed target for API calls: p95 < 200 ms.
+`analytics_events` on embedded nx-27017 (SQLite file), {r["span_days"]} days of sessions (1-7
+turns each: message + retrieval events, feedback, escalations, violations, errors) and the
+{r["indexes"]} indexes of `loaders/mongo.py`, written with their hourly summaries through the
+writer's production path (`write_batch`, batches of {BATCH:,}): {r["insert_seconds"]} s
+({r["insert_per_s"]:,} events/s). Summary documents: {sizes}. Rebuilding every summary from raw
+events (`supportbot analytics rebuild`, {r["rebuilt_hours"]:,} hours) took
+{r["rebuild_seconds"]} s. Queries in process, p50 / p95 (ms): from the summaries over
+{r["repeats"]} runs after one warm-up; baseline from the same run: the raw-event queries
+(`chains/analytics/raw_dashboard.py`, what the dashboard ran before) over
+{r["baseline_repeats"]} runs. "equal": both payloads compared whole. Seed target for API calls:
+p95 < 200 ms.
 
-| query | {r["baseline_events"]:,} events | {r["events"]:,} events | \
-{r["events"]:,}, no `ts` indexes |
-|---|---|---|---|
+| query | summaries | raw events (baseline) | speed-up | equal |
+|---|---|---|---|---|
 {chr(10).join(rows)}
 
-The 30-day dashboard covered {m["total_sessions"]:,} sessions and {m["total_messages"]:,} turns
-(p95 response time {m["p95_response_time_ms"]} ms, error rate {m["error_rate"]}).
+Unanswered report (raw events, 30 d, top 20): {u["p50"]} / {u["p95"]} ms. The 30-day dashboard
+covered {m["total_sessions"]:,} sessions and {m["total_messages"]:,} turns (p95 response time
+{m["p95_response_time_ms"]} ms, error rate {m["error_rate"]}).
 """
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--baseline", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--storage", choices=["disk", "memory"], default="disk")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--baseline-repeats", type=int, default=2)
     parser.add_argument("--json")
     args = parser.parse_args()
-    result = run(args.events, args.baseline, args.repeats, args.storage)
+    result = run(args.events, args.repeats, args.baseline_repeats)
     print(to_markdown(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))

@@ -37,6 +37,7 @@ def get_dashboard(
 ) -> JSONResponse:
     """Sessions, messages, satisfaction, resolution, response times, errors and knowledge-base
     figures for the period, with a time series per bucket (definitions in
+    ``chains.analytics.raw_dashboard``; served from hourly summaries by
     ``chains.analytics.dashboard``)."""
     period = period_from_query(start_date, end_date, granularity)
     return ok(request, dashboard(services.db, period))

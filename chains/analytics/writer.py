@@ -4,6 +4,9 @@ A turn only appends to a queue (microseconds), so writing events never adds late
 and a MongoDB hiccup never fails one: a batch is retried with backoff, then counted as failed
 and logged. Retries cannot duplicate events: ``event_id`` is unique, and duplicate-key errors of
 a half-written batch count as written. ``close()`` flushes what is queued.
+
+Each batch also updates the dashboard's summaries, journalled so that they never drift from the
+events (``chains.analytics.summaries``); when idle the thread repairs stale journal entries.
 """
 
 from __future__ import annotations
@@ -12,14 +15,26 @@ import logging
 import queue
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from chains.analytics.events import EventType, make_event, turn_events
+from chains.analytics.rollup import Rollup
+from chains.analytics.summaries import (
+    RollupConflict,
+    apply_hours,
+    apply_sessions,
+    journal,
+    repair,
+    repair_stale,
+    settle,
+)
 
 log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
@@ -52,6 +67,7 @@ class AnalyticsWriter:
         max_queue: int = 10_000,
         retries: int = 3,
         backoff_seconds: float = 0.2,
+        repair_seconds: float = 60.0,
     ) -> None:
         self.collection = collection
         self.metadata = dict(metadata or {})
@@ -59,6 +75,10 @@ class AnalyticsWriter:
         self.flush_seconds = flush_seconds
         self.retries = retries
         self.backoff = backoff_seconds
+        self.repair_seconds = repair_seconds
+        self._next_repair = time.monotonic() + repair_seconds
+        self.mark = f"w_{uuid.uuid4().hex[:12]}"  # this writer's mark on hour summaries
+        self.seq = 0  # number of this writer's latest batch (batches are applied in order)
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_queue)
         self._stop = threading.Event()
         self._idle = threading.Condition()
@@ -138,30 +158,75 @@ class AnalyticsWriter:
         except queue.Empty:
             pass
         if batch:
-            self._write(batch)
+            self.write_batch(batch)
+            self._done(len(batch))
+        elif time.monotonic() >= self._next_repair:
+            self.repair_stale()  # when idle: never delays a batch
         return bool(batch)
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
-        for attempt in range(self.retries):
+    def write_batch(self, batch: list[dict[str, Any]]) -> bool:
+        """Write one batch of events and its summaries (see ``chains.analytics.summaries``):
+        journal, insert, update the summaries, settle. True when the events were written.
+        Called by the thread; the benchmark calls it directly (the production path)."""
+        db = self.collection.database
+        batch_id, self.seq = uuid.uuid4().hex, self.seq + 1
+        seq = self.seq
+        docs = [dict(d, batch=batch_id) for d in batch]
+        rollup = Rollup.of(docs)
+        if not self._attempt("journal", lambda: journal(db, batch_id, self.mark, seq, rollup)):
+            self._failed(len(batch))  # nothing was written, nothing to repair
+            return False
+        if not self._attempt("insert", lambda: self._insert(docs)):
+            self._failed(len(batch))  # some may be in: the journal entry gets repaired later
+            return False
+        self.written += len(batch)
+
+        def update() -> None:
+            apply_hours(db, self.mark, seq, rollup)
+            apply_sessions(db, rollup)
+
+        if self._attempt("summaries", update):
+            self._attempt("settle", lambda: settle(db, batch_id))
+        else:
+            self._attempt("repair", lambda: repair(db, batch_id), retries=1)
+        return True
+
+    def _insert(self, docs: list[dict[str, Any]]) -> None:
+        try:
+            self.collection.insert_many([dict(d) for d in docs], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not all(e.get("code") == DUPLICATE_KEY for e in errors):
+                raise  # duplicates only: an earlier attempt wrote these
+        except DuplicateKeyError:
+            pass
+
+    def _attempt(self, step: str, action: Callable[[], object], retries: int | None = None) -> bool:
+        """Run ``action`` with retries and backoff; False (logged) once they are spent."""
+        error: Exception | None = None
+        for attempt in range(retries or self.retries):
             try:
-                self.collection.insert_many([dict(d) for d in batch], ordered=False)
-                self.written += len(batch)
-                self._done(len(batch))
-                return
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if all(e.get("code") == DUPLICATE_KEY for e in errors):
-                    self.written += len(batch)  # an earlier attempt wrote these
-                    self._done(len(batch))
-                    return
-                error: Exception = exc
-            except PyMongoError as exc:
+                action()
+                return True
+            except (PyMongoError, RollupConflict) as exc:
                 error = exc
-            if attempt + 1 < self.retries:
+            if attempt + 1 < (retries or self.retries):
                 time.sleep(self.backoff * 2**attempt)
-        self.failed += len(batch)
-        self._done(len(batch))
-        log.warning("analytics: %d events not written: %s", len(batch), type(error).__name__)
+        log.warning("analytics: %s failed: %s", step, type(error).__name__)
+        return False
+
+    def _failed(self, n: int) -> None:
+        self.failed += n
+        log.warning("analytics: %d events not written", n)
+
+    def repair_stale(self) -> int:
+        """Repair journal entries left by crashed or given-up flushes (any process's)."""
+        self._next_repair = time.monotonic() + self.repair_seconds
+        try:
+            return repair_stale(self.collection.database)
+        except (PyMongoError, RollupConflict) as exc:
+            log.warning("analytics: repair of stale batches failed: %s", type(exc).__name__)
+            return 0
 
     def _done(self, n: int) -> None:
         with self._idle:

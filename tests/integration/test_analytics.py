@@ -1,5 +1,6 @@
 """Analytics: events from real chat turns, the dashboard's exact figures on seeded events, the
 unanswered-questions report, validation and roles. Real nx-27017, the real app and chat graph.
+Seeded events go through the writer's production path, so the dashboard reads its summaries.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pymongo.errors import PyMongoError
 
 from app.main import create_app
 from chains.analytics.events import COLLECTION, make_event, normalize_question, rt_bin
+from chains.analytics.summaries import is_built, rebuild_all
 from chains.analytics.writer import AnalyticsWriter
 from loaders.mongo import connect, ensure_indexes
 from loaders.sample import SAMPLE_KB_DIR, options_for, read_manifest
@@ -41,6 +43,7 @@ def svc(mongo: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
         opts = options_for(path, manifest[name]).validated(max_tokens=services.kb.max_tokens)
         services.kb.ingest(path.read_bytes(), opts)
     seed_events(services)
+    rebuild_all(services.db)  # summaries exist and are marked built before the app starts
     yield services
     services.close()
 
@@ -119,14 +122,20 @@ def seed_events(svc: Services) -> None:
             docs.append(ev("retrieval", d["timestamp"], d["session_id"], relevant=flag))
     docs.append(msg(D1 - timedelta(seconds=1), "Z", 99999, 10, "no_answer"))  # outside
     docs.append(msg(D2 + timedelta(days=1), "E", 99999, 10, "no_answer"))  # outside (end)
-    svc.db[COLLECTION].insert_many(docs)
+    record(svc, docs)
+
+
+def record(svc: Services, docs: list[dict[str, Any]]) -> None:
+    """Write events and their summaries as the running service does (one batch)."""
+    assert AnalyticsWriter(svc.db[COLLECTION]).write_batch(docs)
 
 
 def get(client: TestClient, user: TestUser, path: str, **params: Any) -> Any:
     return client.get(f"/api/v1/analytics/{path}", params=params, headers=user.headers)
 
 
-def test_dashboard_exact_figures_by_day(client: TestClient, admin: TestUser) -> None:
+def test_dashboard_exact_figures_by_day(svc: Services, client: TestClient, admin: TestUser) -> None:
+    assert is_built(svc.db)  # these figures come from the hourly summaries
     r = get(client, admin, "dashboard", start_date="2025-03-03", end_date="2025-03-04")
     assert r.status_code == 200, r.text
     d = r.json()["data"]
@@ -198,8 +207,8 @@ def test_p95_is_exact_nearest_rank(svc: Services, client: TestClient, admin: Tes
     rng = random.Random(7)
     day = datetime(2024, 6, 10, tzinfo=UTC)
     values = [round(rng.uniform(900, 1100), 2) for _ in range(400)] + [5.0, 30000.0]
-    svc.db[COLLECTION].insert_many(
-        [msg(day + timedelta(seconds=i), "P", v, i, "answered") for i, v in enumerate(values)]
+    record(
+        svc, [msg(day + timedelta(seconds=i), "P", v, i, "answered") for i, v in enumerate(values)]
     )
     d = get(client, admin, "dashboard", start_date="2024-06-10", end_date="2024-06-10").json()
     expected = sorted(values)[math.ceil(0.95 * len(values)) - 1]
@@ -233,7 +242,7 @@ def test_unanswered_most_frequent_then_most_recent(svc: Services, client: TestCl
             )
     docs += [msg(day, "S9", 10, 1, "answered", question="answered q") for _ in range(5)]
     docs.append(msg(day, "S8", 10, 1, "handoff", question="a person please", escalated=1))
-    svc.db[COLLECTION].insert_many(docs)
+    record(svc, docs)
     r = get(
         client,
         make_user(svc, "admin"),
