@@ -14,6 +14,13 @@ overlap of light stems with the question (optionally mixed with embedding cosine
 followed by its passage number ``[n]``; below ``min_score`` it says it does not know. A
 sentence's headings count at a discount, so "50 GB of storage per paid seat" under "Business"
 answers a question about the Business plan. No other words are added.
+
+"How do I ..." asks for a procedure: a numbered list quoted whole (one step a line, one
+citation after the last) is preferred then, and its heading ("How to reset a forgotten
+password") counts in full, because it names what the steps do. Other questions are answered
+by single sentences, so a list never crowds out the one step that states the asked detail.
+The answer stays within ``max_chars`` (the output limit; the generate node passes the
+configured one as ``additional_kwargs["max_chars"]``).
 """
 
 from __future__ import annotations
@@ -40,32 +47,27 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from chains.passage_text import candidates
+from chains.passage_text import ELLIPSIS, candidates
+from chains.question_terms import (
+    ASKS_PROCEDURE,
+    ASKS_QUANTITY,
+    INSTRUCTION,
+    asked_topic,
+    opposed,
+    stem,
+    stems,
+    words,
+)
+
+__all__ = ["DONT_KNOW", "ExtractiveChatModel", "Passage", "passages_message", "stem", "stems"]
 
 MODEL_NAME = "extractive"
 DONT_KNOW = "I don't know: the help center articles I can search do not answer that."
 
-_STOPWORD_TEXT = (
-    "a about above after again all also am an and any are as at be been before being below "
-    "between both but by can could did do does doing done down during each else ever every "
-    "few for from further get gets go goes going got had has have having he her here hers him "
-    "his how i if in into is it its itself just let like may me might more most much must my "
-    "myself "
-    "need no nor not now of off on once one only or other our ours out over own please same "
-    "shall she should so some such than that the their theirs them then there these they "
-    "this those through to too under until up us use very via want was way we were what "
-    "when where which while who whom why will with would yes yet you your yours"
-)  # fmt: skip
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-# "How long / how often / when" name the kind of answer (a quantity), not the topic: the
-# passage says "every 24 hours", never "often".
-_ASKS_QUANTITY = re.compile(
-    r"\bhow (?:long|often|many|much|soon|quickly|fast|big|large|old|far|late|early)\b|\bwhen\b",
-    re.I,
-)
 _NUMBER = re.compile(r"\d")
-_WORD = re.compile(r"[a-z0-9]+(?:[.@][a-z0-9]+)*")  # keeps hosts, emails, 2.5 whole
-_SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+_STEP_NUMBER = re.compile(r"^\d+\. ", re.M)
+PROCEDURE_BONUS = 0.2
+"""Score added to a numbered procedure when the question asks how to do something."""
 CONTEXT_WEIGHT = 0.5
 """Share of a question term's weight earned when only the passage's heading has it."""
 
@@ -85,28 +87,6 @@ def passages_message(prompt: str, passages: Sequence[Passage]) -> SystemMessage:
     )
 
 
-def stem(word: str) -> str:
-    """Light stemming: one suffix off, then a final ``e`` and a doubled consonant.
-
-    Crude on purpose (``charges``/``charge`` -> ``charg``, ``billing``/``bill`` -> ``bil``):
-    it only has to map a question's words and a passage's words to the same key.
-    """
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-            break
-    if len(word) > 3 and word.endswith("e"):
-        word = word[:-1]
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
-        word = word[:-1]
-    return word
-
-
-def stems(text: str) -> list[str]:
-    """Stems of the content words of ``text``, in order."""
-    return [stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-
-
 def _bigrams(seq: list[str]) -> set[tuple[str, str]]:
     return set(itertools.pairwise(seq))
 
@@ -122,6 +102,8 @@ class _Unit:
     terms: set[str]
     context: set[str]
     pairs: set[tuple[str, str]]
+    steps: int = 0
+    heading: str = ""  # its headings as written, to tell "Turning on" from "Turning off"
     score: float = 0.0
 
 
@@ -129,12 +111,12 @@ def _units(passages: Sequence[Passage]) -> list[_Unit]:
     units = []
     for rank, passage in enumerate(passages):
         for cand in candidates(str(passage.get("text") or "")):
-            seq = stems(cand.text)
+            seq = stems(_STEP_NUMBER.sub("", cand.text) if cand.steps else cand.text)
             terms = set(seq)
             context = set(stems(cand.context)) - terms
             units.append(
                 _Unit(int(passage["n"]), rank, cand.position, cand.text, terms, context,
-                      _bigrams(seq))
+                      _bigrams(seq), cand.steps, cand.context)
             )  # fmt: skip
     return units
 
@@ -151,29 +133,58 @@ def _score(
     earlier turns' topic: the carried words say where, the typed ones what is asked, so
     carried words weigh ``CONTEXT_WEIGHT``, like a sentence's headings.
     """
-    q_seq = stems(_ASKS_QUANTITY.sub(" ", question))
-    q_terms, q_pairs = set(q_seq), _bigrams(q_seq)
-    numeric = bool(_ASKS_QUANTITY.search(question))
-    if not q_terms or not units:
+    q_seq = stems(asked_topic(question))
+    if not q_seq or not units:
         return
-    df = {t: sum(t in u.terms for u in units) for t in q_terms}
-    weight = {t: math.log(1 + len(units) / (df[t] or 0.5)) for t in q_terms}
-    asked = q_terms & set(stems(_ASKS_QUANTITY.sub(" ", focus)))
+    q_terms = set(q_seq)
+    # Word rarity is counted over sentences: a procedure repeats its steps' words.
+    sentences = [u for u in units if not u.steps]
+    df = {t: sum(t in u.terms for u in sentences) for t in q_terms}
+    weight = {t: math.log(1 + len(sentences) / (df[t] or 0.5)) for t in q_terms}
+    asked = q_terms & set(stems(asked_topic(focus)))
     if asked:
         weight = {t: w if t in asked else CONTEXT_WEIGHT * w for t, w in weight.items()}
-    total = sum(weight.values())
+    q = _Question(
+        weight, _bigrams(q_seq), words(question),
+        numeric=bool(ASKS_QUANTITY.search(question)),
+        procedural=bool(ASKS_PROCEDURE.search(question)),
+    )  # fmt: skip
     cosines = _cosines(question, units, embed) if embed else None
     for i, unit in enumerate(units):
-        found = sum(weight[t] for t in q_terms & unit.terms)
-        # A heading names what the sentence is about, but the sentence must say something,
-        # and one shared word ("Tasklane") is no evidence it answers a longer question.
-        lexical = (found + CONTEXT_WEIGHT * sum(weight[t] for t in q_terms & unit.context)) / total
-        if not found or len(q_terms & (unit.terms | unit.context)) < min(2, len(q_terms)):
-            lexical = 0.0
-        if lexical > 0:  # phrases ("reset link") count extra; ties go to the better passage
-            lexical += 0.1 * min(2, len(q_pairs & unit.pairs)) + 0.02 / (1 + unit.rank)
-            lexical += 0.1 if numeric and _NUMBER.search(unit.text) else 0.0
+        lexical = _lexical(unit, q)
         unit.score = 0.5 * lexical + 0.5 * max(0.0, cosines[i]) if cosines else lexical
+
+
+@dataclass
+class _Question:
+    weight: dict[str, float]  # idf weight of each content stem
+    pairs: set[tuple[str, str]]
+    words: set[str]  # every word's stem, stopwords included
+    numeric: bool  # asks for a quantity
+    procedural: bool  # asks how to do something
+
+
+def _lexical(unit: _Unit, q: _Question) -> float:
+    """Weighted share of the question's terms the unit (and, discounted, its heading) has."""
+    terms = set(q.weight)
+    step = q.procedural and bool(unit.steps or INSTRUCTION.match(unit.text))
+    if unit.steps and (not step or (unit.heading and not terms & words(unit.heading))):
+        return 0.0  # a fact question is answered by a sentence; a procedure by what it does
+    if q.procedural and opposed(q.words, words(unit.heading)):
+        return 0.0  # "Turning on 2FA" does not answer "How do I turn off 2FA?"
+    # A heading names what the sentence is about, but the sentence must say something, and
+    # one shared word ("Tasklane") is no evidence it answers a longer question. A heading
+    # that covers the whole question names what the steps under it do: it counts in full.
+    covered = step and terms <= unit.terms | unit.context
+    found = sum(q.weight[t] for t in terms & unit.terms)
+    heading = sum(q.weight[t] for t in terms & unit.context)
+    lexical = (found + (1.0 if covered else CONTEXT_WEIGHT) * heading) / sum(q.weight.values())
+    if not (found or covered) or len(terms & (unit.terms | unit.context)) < min(2, len(terms)):
+        return 0.0
+    # Phrases ("reset link") count extra; ties go to the better passage.
+    lexical += 0.1 * min(2, len(q.pairs & unit.pairs)) + 0.02 / (1 + unit.rank)
+    lexical += 0.1 if q.numeric and _NUMBER.search(unit.text) else 0.0
+    return lexical + (PROCEDURE_BONUS if unit.steps else 0.0)
 
 
 def _cosines(
@@ -184,19 +195,36 @@ def _cosines(
     return (vectors[1:] @ vectors[0]).tolist()  # type: ignore[no-any-return]
 
 
-def _pick(units: list[_Unit], *, limit: int, min_score: float) -> list[_Unit]:
-    """Best units above the floor and close to the best one, without near-duplicates."""
+def _pick(
+    units: list[_Unit], *, limit: int, min_score: float, max_chars: int = 2000
+) -> list[_Unit]:
+    """Best units above the floor and close to the best one, without near-duplicates.
+
+    A procedure takes two of the ``limit`` places (its steps say more than a sentence), a
+    step already quoted in a chosen procedure is not repeated, and units that would take the
+    answer past ``max_chars`` are left out.
+    """
     ranked = sorted(units, key=lambda u: (-u.score, u.rank, u.position))
     if not ranked or ranked[0].score < min_score:
         return []
     floor = max(min_score, 0.6 * ranked[0].score)
     chosen: list[_Unit] = []
+    places = size = 0
     for unit in ranked:
-        if len(chosen) == limit or unit.score < floor:
+        if places >= limit or unit.score < floor:
             break
-        if all(_jaccard(unit.terms, c.terms) < 0.7 for c in chosen):
+        need, cost = min(2, limit) if unit.steps else 1, len(_cite(unit.text, unit.n)) + 1
+        if size + cost > max_chars or places + need > limit:
+            continue
+        if all(_jaccard(unit.terms, c.terms) < 0.7 and not _overlaps(unit, c) for c in chosen):
             chosen.append(unit)
+            places, size = places + need, size + cost
     return sorted(chosen, key=lambda u: (u.rank, u.position))
+
+
+def _overlaps(a: _Unit, b: _Unit) -> bool:
+    """One quotes the other (a step and its procedure)."""
+    return a.n == b.n and (a.text in b.text or b.text in a.text)
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
@@ -205,6 +233,8 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 
 def _cite(sentence: str, n: int) -> str:
     """``Text [n].``: the citation goes inside the sentence's final full stop."""
+    if sentence.endswith(ELLIPSIS):  # a procedure cut short: "..." is not a full stop
+        return f"{sentence} [{n}]"
     if sentence.endswith((".", "!")):
         return f"{sentence[:-1]} [{n}]{sentence[-1]}"
     if sentence.endswith((";", ",")):  # a list item quoted alone ends as a sentence
@@ -217,6 +247,7 @@ class ExtractiveChatModel(BaseChatModel):
 
     max_sentences: int = 3
     min_score: float = Field(default=0.4, description="Least question coverage to answer.")
+    max_chars: int = Field(default=2000, description="Longest answer, unless the call says.")
     dont_know: str = DONT_KNOW
     embed: Callable[[list[str]], list[list[float]]] | None = Field(default=None, exclude=True)
 
@@ -233,11 +264,12 @@ class ExtractiveChatModel(BaseChatModel):
         question, passages = _question(messages), _passages(messages)
         units = _units(passages)
         _score(question, units, self.embed, focus=_typed(messages))
-        chosen = _pick(units, limit=self.max_sentences, min_score=self.min_score)
+        limit = _max_chars(messages) or self.max_chars
+        chosen = _pick(units, limit=self.max_sentences, min_score=self.min_score, max_chars=limit)
         if not chosen:
             return self.dont_know, []
         cited = list(dict.fromkeys(u.n for u in chosen))
-        return " ".join(_cite(u.text, u.n) for u in chosen), cited
+        return _join([_cite(u.text, u.n) for u in chosen]), cited
 
     def _metadata(self, messages: Sequence[BaseMessage], text: str, cited: list[int]) -> dict:
         prompt, completion = sum(len(m.text.split()) for m in messages), len(text.split())
@@ -310,6 +342,22 @@ def _question(messages: Sequence[BaseMessage]) -> str:
         if isinstance(message, HumanMessage):
             return message.text
     return ""
+
+
+def _max_chars(messages: Sequence[BaseMessage]) -> int:
+    """The output limit the caller passed with the passages, or 0."""
+    for message in reversed(messages):
+        if isinstance(message, SystemMessage) and message.additional_kwargs.get("max_chars"):
+            return int(message.additional_kwargs["max_chars"])
+    return 0
+
+
+def _join(parts: list[str]) -> str:
+    """Sentences run on one line; a multi-line procedure stands on lines of its own."""
+    out = parts[0] if parts else ""
+    for before, part in itertools.pairwise(parts):
+        out += ("\n" if "\n" in before or "\n" in part else " ") + part
+    return out
 
 
 def _typed(messages: Sequence[BaseMessage]) -> str:

@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableConfig
 
 from chains import answers, followups
 from chains.configuration import Configuration
+from chains.extractive import stems
 from chains.failover import produced_by
 from chains.guardrails import check_input, check_output
 from chains.guardrails.injection import find_injection
@@ -100,7 +101,16 @@ def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         # probably left implicit, so try once more with the previous turn's topic.
         forced = followups.rewrite(question, history, force=True)
         if forced.question != question:
-            rewritten, hits = forced, search(forced.query)
+            # The previous topic only says where to look: a passage must still hold at least
+            # half the words asked, or an unrelated question would get the last topic's answer.
+            own = set(stems(" ".join(followups.topic_words(question))))
+            kept = [
+                h
+                for h in search(forced.query)
+                if 2 * len(own & set(stems(h.document.page_content))) >= max(1, len(own))
+            ]
+            if kept:
+                rewritten, hits = forced, kept
     standalone = rewritten.question
     documents, planted = [], 0
     for h in hits:
@@ -177,7 +187,11 @@ def generate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         # The extractive model reads the standalone rewrite from here; providers ignore it.
         SystemMessage(
             content=f"{system}\n\n{instructions}",
-            additional_kwargs={"passages": ps, "question": state.get("standalone_question")},
+            additional_kwargs={
+                "passages": ps,
+                "question": state.get("standalone_question"),
+                "max_chars": cfg.max_output_chars,
+            },
         ),
         *(state.get("history") or [])[-cfg.history_window :],
         HumanMessage(content=state["safe_question"]),

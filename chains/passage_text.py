@@ -11,6 +11,11 @@ sentence read alone often loses what it is about:
 - A sentence under ``Plans > What each plan includes > Business`` is about the Business plan:
   the heading path (a chunk's first line) and short in-text labels (``Annual subscriptions``)
   are kept as ``context``, which the scorer counts at a discount, never quoted.
+- A numbered list is a procedure: "How do I reset my password?" is answered by steps 1-4
+  together, not by the one step that shares most words. Two or more consecutive numbered items
+  also make one candidate, one step a line with its number kept (``steps`` says how many); a
+  long list is cut after the steps that fit ``_STEPS_CHARS``, marked by a last line ``...``.
+  Each step is still a candidate of its own, for questions about one detail.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _BULLET = re.compile(r"^\s*(?:[-*•>]|#{1,6}|\d{1,2}[.)])\s+")
+_NUMBERED = re.compile(r"^\s*(\d{1,2})[.)]\s+")
 _EMPHASIS = re.compile(r"\*\*|__")
 _SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
 # "This article covers..." announces a page; it matches every question about it, answers none.
@@ -29,8 +35,13 @@ _ANNOUNCEMENT = re.compile(
     re.I,
 )
 _TERMINAL = tuple(".!?:;)\"'")
+_TITLE_NOT_END = tuple(".!?:;\"'")
+_PATH_NOT_END = tuple(".!:;")
 _WRAP_WIDTH = 60  # a PDF line this long that ends mid-sentence was wrapped by the layout
 _LABEL_WORDS = 8
+_STEPS_CHARS = 900  # a procedure longer than this is cut: the answer must stay readable
+ELLIPSIS = "..."
+"""The last line of a procedure cut short."""
 
 
 @dataclass
@@ -40,6 +51,7 @@ class Candidate:
     text: str
     context: str
     position: int
+    steps: int = 0  # numbered steps in a procedure; 0 for a sentence, FAQ pair or table row
 
 
 @dataclass
@@ -48,26 +60,35 @@ class _Line:
     kind: str  # "heading", "item" (a list item) or "body"
     open: bool  # may continue on the next line
     tail: int = 0  # length of its last physical line
+    number: str = ""  # "3" for the third item of a numbered list
 
     def __post_init__(self) -> None:
         self.tail = self.tail or len(self.text)
 
 
 def candidates(text: str) -> list[Candidate]:
-    """Sentences, FAQ question-answer pairs and table rows of ``text``, in reading order.
+    """Sentences, FAQ question-answer pairs, table rows and procedures of ``text``, in order.
 
     Questions, lead-ins ending in ``:``, announcements and fragments under 4 words are left
-    out: they are not answers.
+    out: they are not answers. A procedure comes just before its first step.
     """
     heading, label = "", ""
-    pieces: list[tuple[str, str, bool]] = []  # (text, context, whole)
+    pieces: list[_Piece] = []
     table: list[list[str]] = []
     header: list[str] | None = None
+    run: list[_Line] = []  # the numbered items read so far of the current list
+    run_at = 0  # where its first step's piece is
     for line in _joined(text):
+        if run and (not line.number or line.number == "1"):
+            _add_procedure(pieces, run_at, run, _ctx(heading, label))
+            run = []
         cells = None if line.kind != "body" else _cells(line.text)
         if table and cells is None:
-            pieces += [(_row(header, r), _ctx(heading, label), True) for r in table]
+            pieces += [_Piece(_row(header, r), _ctx(heading, label), True) for r in table]
             table, header = [], None
+        if line.number:
+            run_at = run_at if run else len(pieces)
+            run.append(line)
         if line.kind == "heading":
             heading, label = line.text.lstrip("#").strip(), ""
         elif cells is not None:
@@ -77,21 +98,47 @@ def candidates(text: str) -> list[Candidate]:
                 header = table.pop()
         elif line.kind == "body" and _is_label(line.text):
             label = line.text
-        elif pieces and pieces[-1][0].endswith("?") and not line.text.endswith("?"):
+        elif pieces and pieces[-1].text.endswith("?") and not line.text.endswith("?"):
             question = pieces.pop()  # an FAQ question stays with its answer
-            pieces.append((f"{question[0]} {line.text}", question[1], True))
+            pieces.append(_Piece(f"{question.text} {line.text}", question.context, True))
         else:
-            pieces.append((line.text, _ctx(heading, label), False))
-    pieces += [(_row(header, r), _ctx(heading, label), True) for r in table]
-    if pieces and _wraps(pieces[-1][0]):
+            pieces.append(_Piece(line.text, _ctx(heading, label), False))
+    pieces += [_Piece(_row(header, r), _ctx(heading, label), True) for r in table]
+    if pieces and _wraps(pieces[-1].text):
         pieces.pop()  # the chunk ends mid-sentence: the fragment would misquote
+        run = run[:-1]
+    if run:
+        _add_procedure(pieces, run_at, run, _ctx(heading, label))
     out: list[Candidate] = []
-    for piece, context, whole in pieces:
-        for sentence in [piece] if whole else _SENTENCE_END.split(piece):
+    for piece in pieces:
+        for sentence in [piece.text] if piece.whole else _SENTENCE_END.split(piece.text):
             sentence = sentence.strip()
             if _answer_like(sentence):
-                out.append(Candidate(sentence, context, len(out)))
+                out.append(Candidate(sentence, piece.context, len(out), piece.steps))
     return out
+
+
+@dataclass
+class _Piece:
+    text: str
+    context: str
+    whole: bool  # quoted as it is, never split into sentences
+    steps: int = 0
+
+
+def _add_procedure(pieces: list[_Piece], at: int, run: list[_Line], context: str) -> None:
+    """Insert the numbered ``run`` as one procedure at ``at``, before its first step."""
+    if len(run) < 2:
+        return
+    lines: list[str] = []
+    for item in run:
+        step = f"{item.number}. {item.text}"
+        if lines and sum(len(s) + 1 for s in lines) + len(step) > _STEPS_CHARS:
+            lines.append(ELLIPSIS)
+            break
+        lines.append(step)
+    kept = len(lines) - (lines[-1] == ELLIPSIS)
+    pieces.insert(at, _Piece("\n".join(lines), context, True, kept))
 
 
 def _joined(text: str) -> list[_Line]:
@@ -121,11 +168,16 @@ def _joined(text: str) -> list[_Line]:
 def _line(text: str, *, first: bool) -> _Line:
     if text.startswith("#") or (text.isupper() and len(text) > 3):
         return _Line(text, "heading", open=False)
-    if first and not text.endswith(_TERMINAL) and (len(text.split()) < 15 or " > " in text):
+    # A title may end in a bracket ("Setting up single sign-on (SSO)"), never in a full stop;
+    # a heading path may end in a question ("2FA > Lost your phone?").
+    path = " > " in text and not text.endswith(_PATH_NOT_END)
+    if first and (path or (not text.endswith(_TITLE_NOT_END) and len(text.split()) < 15)):
         return _Line(text, "heading", open=False)  # a chunk's heading path or a title
     if _BULLET.match(text):
+        numbered = _NUMBERED.match(text)
         text = _BULLET.sub("", text).strip()
-        return _Line(text, "item", open=not text.endswith(_TERMINAL))
+        number = numbered.group(1) if numbered else ""
+        return _Line(text, "item", open=not text.endswith(_TERMINAL), number=number)
     return _Line(text, "body", open=_cells(text) is None and not text.endswith(_TERMINAL))
 
 

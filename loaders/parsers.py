@@ -224,8 +224,8 @@ def _html_to_marked_text(soup: BeautifulSoup) -> str:
         heading.replace_with(f"\n{_MARK}{heading.name[1]}{_MARK}{label}{_MARK}\n")
     for block in soup.find_all(_HTML_BLOCKS):
         if isinstance(block, Tag):
-            if block.name == "li":
-                block.insert(0, "- ")
+            if block.name == "li":  # an ordered list keeps its numbers: steps are read in order
+                block.insert(0, _list_marker(block))
             if block.name not in ("li", "tr", "dt", "dd"):  # list rows: no blank line between
                 block.insert_before("\n")
             block.insert_after("\n")
@@ -239,6 +239,16 @@ def _html_to_marked_text(soup: BeautifulSoup) -> str:
         if cell.find_next_sibling(["td", "th"]):
             cell.insert_after(" | ")
     return soup.get_text()
+
+
+def _list_marker(item: Tag) -> str:
+    """``"3. "`` for the third item of an ``<ol>`` (``start`` respected), else ``"- "``."""
+    parent = item.parent
+    if not isinstance(parent, Tag) or parent.name != "ol":
+        return "- "
+    start = str(parent.get("start") or "1")
+    siblings = item.find_previous_siblings("li")
+    return f"{(int(start) if start.isdigit() else 1) + len(siblings)}. "
 
 
 def _is_header_row(row: Tag) -> bool:

@@ -46,3 +46,13 @@ def test_pronoun_follow_up_is_answered_from_the_previous_topic(client: TestClien
     assert DONT_KNOW not in follow["content"]
     assert "30 minutes" in follow["content"]
     assert follow["sources"] and all("password" in s["title"].lower() for s in follow["sources"])
+
+
+def test_unrelated_question_does_not_inherit_the_previous_topic(client: TestClient) -> None:
+    r = client.post("/api/v1/chat/sessions/initialize", json={"channel": "web"})
+    sid = str(r.json()["data"]["session_id"])
+    assert say(client, sid, "How long is the password reset link valid?")["sources"]
+    # Nothing matches on its own; the retry with the last topic must not answer from it.
+    unrelated = say(client, sid, "What is the boiling point of tungsten on Mars?")
+    assert unrelated["sources"] == []
+    assert "30 minutes" not in unrelated["content"]
