@@ -91,11 +91,15 @@ def write(out: str, parts: dict[str, Any]) -> None:
     ]
 
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    dates = ", ".join(
+        f"{key} {_measured_at(parts[key]) or now}" for key, _ in sections if key in parts
+    )
     doc = "\n".join(
         [
             "# Benchmarks",
             "",
-            f"Measured {now} on {machine()} by `make bench` (`python -m app.bench.all`).",
+            f"Written {now} on {machine()} by `make bench` (`python -m app.bench.all`).",
+            f"Each part was measured (with its baseline, in the same run) at: {dates}.",
             "The machine may be shared; baselines are measured in the same run for that reason.",
             "",
             TARGETS,
@@ -106,6 +110,20 @@ def write(out: str, parts: dict[str, Any]) -> None:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(doc)
     Path(out).with_suffix(".json").write_text(json.dumps(parts, indent=2, default=str))
+
+
+def _measured_at(part: Any) -> str | None:
+    first = part[0] if isinstance(part, list) and part else part
+    return first.get("measured_at") if isinstance(first, dict) else None
+
+
+def stamp(part: Any) -> Any:
+    """Record when a part (and its same-run baseline) was measured."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    for item in part if isinstance(part, list) else [part]:
+        if isinstance(item, dict):
+            item["measured_at"] = now
+    return part
 
 
 def main() -> None:
@@ -125,11 +143,11 @@ def main() -> None:
         saved_json = Path(args.out).with_suffix(".json")
         saved = json.loads(saved_json.read_text()) if saved_json.exists() else {}
         if args.only == "chat":
-            saved["chat"] = chat.run(100, 16, 12)
+            saved["chat"] = stamp(chat.run(100, 16, 12))
         elif args.only == "dashboard":
-            saved["dashboard"] = dashboard.run(1_000_000)
+            saved["dashboard"] = stamp(dashboard.run(1_000_000))
         else:
-            saved["auth_overhead"] = auth_overhead.run(2000)
+            saved["auth_overhead"] = stamp(auth_overhead.run(2000))
         write(args.out, saved)
         return
     n_vec, n_chunks, n_emb = (5_000, 300, 200) if args.quick else (100_000, 2000, 2000)
@@ -151,7 +169,7 @@ def main() -> None:
     print("analytics dashboard...", flush=True)
     quick = args.quick
     parts["dashboard"] = dashboard.run(*((50_000, 5) if quick else (1_000_000, 20)))
-    write(args.out, parts)
+    write(args.out, {key: stamp(part) for key, part in parts.items()})
     print(f"wrote {args.out}")
 
 
