@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from app.bench.common import admin_headers
 from loaders.bench.common import percentiles
 from loaders.mongo import free_port
 from loaders.sample import SAMPLE_KB_DIR, read_manifest
@@ -39,7 +40,7 @@ QUESTIONS = [
 ]
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "REDIS_"))}
     env.update({"DATA_DIR": str(data_dir), "PORT": str(port), "LOG_LEVEL": "WARNING"})
@@ -52,12 +53,13 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     )
     url = f"http://127.0.0.1:{port}"
     expected = len(read_manifest(SAMPLE_KB_DIR))
+    headers = admin_headers(url, data_dir)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
-            r = httpx.get(f"{url}/api/v1/knowledge-base/documents", timeout=2)
+            r = httpx.get(f"{url}/api/v1/knowledge-base/documents", timeout=2, headers=headers)
             if r.status_code == 200 and r.json()["data"]["total"] == expected:
-                return proc, url
+                return proc, url, headers
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
@@ -65,8 +67,19 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not become ready with the sample KB")
 
 
-def turns(url: str, n: int, out: list[dict[str, Any]], offset: int = 0) -> None:
-    with httpx.Client(timeout=60) as client:
+def customer_headers(url: str) -> dict[str, str]:
+    """A registered customer's token: turns run with auth, as in production."""
+    body = {"email": "bench@example.com", "password": "bench password 123", "full_name": "Bench"}
+    r = httpx.post(f"{url}/api/v1/users/register", json=body, timeout=30)
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['data']['access_token']}"}
+
+
+def turns(
+    url: str, n: int, out: list[dict[str, Any]], offset: int = 0, headers: Any = None
+) -> None:
+    """``n`` turns as one customer (a user account, as a real customer would be)."""
+    with httpx.Client(timeout=60, headers=headers) as client:
         sid = client.post(f"{url}/api/v1/chat/sessions/initialize", json={}).json()["data"][
             "session_id"
         ]
@@ -98,10 +111,11 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def concurrent(url: str, clients: int, per_client: int) -> dict[str, Any]:
+def concurrent(url: str, clients: int, per_client: int, headers: Any) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     threads = [
-        threading.Thread(target=turns, args=(url, per_client, rows, i)) for i in range(clients)
+        threading.Thread(target=turns, args=(url, per_client, rows, i, headers))
+        for i in range(clients)
     ]
     start = time.perf_counter()
     for t in threads:
@@ -153,13 +167,14 @@ def callback_cost(data_dir: Path) -> dict[str, Any]:
 
 def run(turns_c1: int, clients: int, per_client: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="supportbot-chat-") as tmp:
-        proc, url = start_server(Path(tmp))
+        proc, url, _ = start_server(Path(tmp))
         try:
+            headers = customer_headers(url)
             warm: list[dict[str, Any]] = []
-            turns(url, 10, warm)
+            turns(url, 10, warm, headers=headers)
             c1: list[dict[str, Any]] = []
-            turns(url, turns_c1, c1)
-            result = {"c1": summarize(c1), "c16": concurrent(url, clients, per_client)}
+            turns(url, turns_c1, c1, headers=headers)
+            result = {"c1": summarize(c1), "c16": concurrent(url, clients, per_client, headers)}
         finally:
             proc.terminate()
             proc.wait(30)

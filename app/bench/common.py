@@ -29,3 +29,29 @@ def bench_services(data_dir: Path | None = None, **overrides: Any) -> Iterator[A
             yield svc
         finally:
             svc.close()
+
+
+def admin_headers(url: str, data_dir: Path, timeout: float = 300) -> dict[str, str]:
+    """Log in as the development admin ``supportbot serve`` creates on a fresh data dir."""
+    import time
+
+    import httpx
+
+    from app.auth.startup import DEV_ADMIN_EMAIL, PASSWORD_FILE
+
+    deadline = time.monotonic() + timeout
+    path = data_dir / PASSWORD_FILE
+    while time.monotonic() < deadline:
+        if path.exists():
+            try:
+                r = httpx.post(
+                    f"{url}/api/v1/users/login",
+                    json={"email": DEV_ADMIN_EMAIL, "password": path.read_text().strip()},
+                    timeout=5,
+                )
+                if r.status_code == 200:
+                    return {"Authorization": f"Bearer {r.json()['data']['access_token']}"}
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.5)
+    raise RuntimeError("could not log in as the development admin")

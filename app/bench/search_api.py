@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from app.bench.common import bench_services
+from app.bench.common import admin_headers, bench_services
 from loaders.bench.common import percentiles
 from loaders.bench.vector_store import KEYWORD_CORPORA, SUPPORT_WORDS, keyword_texts
 from loaders.mongo import free_port
@@ -71,9 +71,11 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) ->
     raise RuntimeError("server did not become ready")
 
 
-def time_queries(url: str, queries: list[str], filters: dict[str, Any] | None) -> list[float]:
+def time_queries(
+    url: str, queries: list[str], filters: dict[str, Any] | None, headers: dict[str, str]
+) -> list[float]:
     out = []
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, headers=headers) as client:
         for q in queries:
             body: dict[str, Any] = {"query": q, "top_k": 5}
             if filters:
@@ -114,14 +116,15 @@ def run_corpus(corpus: str, n: int, queries: int) -> dict[str, Any]:
             t = time.perf_counter()
             wait_ready(url, proc)
             ready_s = time.perf_counter() - t
+            headers = admin_headers(url, data_dir)
             qs = [
                 " ".join(prng.choices(SUPPORT_WORDS, k=prng.randint(3, 9))) + f" {i}"
                 for i in range(queries * 2 + 20)
             ]
-            time_queries(url, qs[:20], None)
-            plain = time_queries(url, qs[20 : 20 + queries], None)
+            time_queries(url, qs[:20], None, headers)
+            plain = time_queries(url, qs[20 : 20 + queries], None, headers)
             filtered = time_queries(
-                url, qs[20 + queries :], {"document_type": ["faq"], "category": ["cat4"]}
+                url, qs[20 + queries :], {"document_type": ["faq"], "category": ["cat4"]}, headers
             )
         finally:
             proc.terminate()
