@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -113,3 +114,38 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(request, 500, "INTERNAL_ERROR", "Something went wrong on our side.")
+
+
+async def send_error(
+    send: Any,
+    *,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any],
+    request_id: str | None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """The error envelope from pure ASGI middleware (body limits, rate limits), which answer
+    before FastAPI's handlers exist for the request."""
+    rid = request_id or str(uuid.uuid4())
+    body = {
+        "success": False,
+        "data": None,
+        "error": {"code": code, "message": message, "details": details, "trace_id": rid},
+        "meta": {"request_id": rid, "timestamp": datetime.now(UTC).isoformat(), "version": "v1"},
+    }
+    raw = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(raw)).encode()),
+                (b"x-request-id", rid.encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": raw})

@@ -6,13 +6,11 @@ refused up front, and a chunked body is cut off as soon as it passes the limit.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.envelope import send_error
 
 
 class BodyTooLarge(Exception):
@@ -68,30 +66,13 @@ class BodySizeLimit:
 
 
 async def _send_413(send: Send, limit: int, headers: dict[bytes, bytes]) -> None:
-    rid = headers.get(b"x-request-id", b"").decode() or str(uuid.uuid4())
     mb = limit / (1024 * 1024)
-    body: dict[str, Any] = {
-        "success": False,
-        "data": None,
-        "error": {
-            "code": "FILE_TOO_LARGE",
-            "message": f"The request body is larger than the {mb:.1f} MB limit.",
-            "details": {"limit_bytes": limit},
-            "trace_id": rid,
-        },
-        "meta": {"request_id": rid, "timestamp": datetime.now(UTC).isoformat(), "version": "v1"},
-    }
-    raw = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(raw)).encode()),
-                (b"x-request-id", rid.encode()),
-                (b"connection", b"close"),
-            ],
-        }
+    await send_error(
+        send,
+        status=413,
+        code="FILE_TOO_LARGE",
+        message=f"The request body is larger than the {mb:.1f} MB limit.",
+        details={"limit_bytes": limit},
+        request_id=headers.get(b"x-request-id", b"").decode() or None,
+        headers=[(b"connection", b"close")],
     )
-    await send({"type": "http.response.body", "body": raw})

@@ -16,15 +16,14 @@ import json
 import math
 import re
 import time
-import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.deps import API_KEY_HEADER, COOKIE_NAME
+from app.envelope import send_error
 from loaders.rate_windows import Windows, make_windows
 from loaders.settings import Settings
 
@@ -225,34 +224,19 @@ async def send_429(send: Send, scope: Scope, limit: int, window: float, wait: fl
     retry = max(1, math.ceil(wait))
     state = scope.get("state") or {}
     headers = dict(scope.get("headers") or [])
-    rid = state.get("request_id") or headers.get(b"x-request-id", b"").decode() or str(uuid.uuid4())
-    body = {
-        "success": False,
-        "data": None,
-        "error": {
-            "code": "RATE_LIMITED",
-            "message": f"Too many requests; please retry in {retry} seconds.",
-            "details": {"limit": limit, "window_seconds": window, "retry_after": retry},
-            "trace_id": rid,
-        },
-        "meta": {"request_id": rid, "timestamp": datetime.now(UTC).isoformat(), "version": "v1"},
-    }
-    raw = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(raw)).encode()),
-                (b"retry-after", str(retry).encode()),
-                (b"x-ratelimit-limit", str(limit).encode()),
-                (b"x-ratelimit-remaining", b"0"),
-                (b"x-request-id", rid.encode()),
-            ],
-        }
+    await send_error(
+        send,
+        status=429,
+        code="RATE_LIMITED",
+        message=f"Too many requests; please retry in {retry} seconds.",
+        details={"limit": limit, "window_seconds": window, "retry_after": retry},
+        request_id=state.get("request_id") or headers.get(b"x-request-id", b"").decode() or None,
+        headers=[
+            (b"retry-after", str(retry).encode()),
+            (b"x-ratelimit-limit", str(limit).encode()),
+            (b"x-ratelimit-remaining", b"0"),
+        ],
     )
-    await send({"type": "http.response.body", "body": raw})
 
 
 def install(app: Any, settings: Settings) -> RateLimiter:
