@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import partial, wraps
+from functools import lru_cache, partial, wraps
 from typing import Any
 
 from langchain_core.documents import Document
@@ -80,6 +80,13 @@ def guard(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=4096)
+def _without_planted_instructions(text: str) -> tuple[str, int]:
+    """Cached per passage text: the same chunks come back turn after turn, and scanning one
+    for instructions costs about a millisecond."""
+    return answers.strip_planted_instructions(text, find_injection)
+
+
 @timed("retrieve")
 def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     """Standalone question from the history, then hybrid retrieval above the relevance floor."""
@@ -115,7 +122,7 @@ def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     documents, planted = [], 0
     for h in hits:
         # Retrieved text is data: instructions planted in a document never reach the model.
-        text, dropped = answers.strip_planted_instructions(h.document.page_content, find_injection)
+        text, dropped = _without_planted_instructions(h.document.page_content)
         planted += dropped
         if text.strip():
             metadata = {**h.document.metadata, "relevance_score": h.relevance_score}

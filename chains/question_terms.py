@@ -9,6 +9,7 @@ from "How do I turn off 2FA?", which stopwords alone cannot.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _STOPWORD_TEXT = (
     "a about above after again all also am an and any are as at be been before being below "
@@ -50,6 +51,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:[.@][a-z0-9]+)*")  # keeps hosts, emails, 2.5 w
 _SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Light stemming: one suffix off, then a final ``e`` and a doubled consonant.
 

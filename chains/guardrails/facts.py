@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 Quantity = tuple[str, str | None]
 
@@ -147,6 +148,7 @@ def tokens(text: str) -> set[str]:
     return set(_TOKEN.findall(text))
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light suffix strip so "refunds", "refunded" and "refunding" compare equal."""
     w = word.lower()

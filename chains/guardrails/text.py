@@ -52,6 +52,8 @@ def clean(text: str) -> str:
 def _fold_raw(text: str) -> str:
     """Lower-case, strip accents and zero-width characters, map look-alikes; keep spacing."""
     text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text)).translate(_CONFUSABLES)
+    if text.isascii():  # nothing to decompose: the per-character pass below is the hot spot
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
