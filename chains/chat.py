@@ -199,9 +199,12 @@ class ChatService:
         *,
         user_id: str | None = None,
         configurable: dict[str, Any] | None = None,
+        checked: bool = False,
     ) -> dict[str, Any]:
-        """Run one turn for an active session and record it on the session."""
-        self.sessions.get_active(session_id)
+        """Run one turn for an active session and record it on the session; ``checked`` says
+        the caller has just read the session as active (saves a MongoDB round trip)."""
+        if not checked:
+            self.sessions.get_active(session_id)
         config: RunnableConfig = {
             "configurable": complete_configurable(
                 {**(configurable or {}), "session_id": session_id, "user_id": user_id or ""}

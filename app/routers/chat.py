@@ -220,14 +220,18 @@ async def send_message(
             code="CONFIG_NOT_ALLOWED",
         )
     user_id = str(user["user_id"])
-    await run_in_threadpool(owned_active_session, chat.sessions, sid, user)
     if "text/event-stream" in request.headers.get("accept", ""):
+        await run_in_threadpool(owned_active_session, chat.sessions, sid, user)
         return StreamingResponse(
             _stream(request, chat, sid, text, user_id, body.config), media_type="text/event-stream"
         )
-    out = await run_in_threadpool(chat.ask, sid, text, user_id=user_id, configurable=body.config)
-    payload = await run_in_threadpool(_turn_payload, chat, sid, out)
-    return ok(request, payload)
+
+    def turn() -> dict[str, Any]:  # one thread-pool hop for the whole turn
+        owned_active_session(chat.sessions, sid, user)
+        out = chat.ask(sid, text, user_id=user_id, configurable=body.config, checked=True)
+        return _turn_payload(chat, sid, out)
+
+    return ok(request, await run_in_threadpool(turn))
 
 
 async def _stream(
