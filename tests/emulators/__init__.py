@@ -62,18 +62,21 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as SDK connection pools expect
     server: _Listener
 
-    def do_GET(self) -> None:
+    def recorded(self) -> RecordedRequest:
+        """The request as tests see it: JSON body when it parses, else text."""
         url = urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             body: Any = json.loads(raw) if raw else {}
         except ValueError:
             body = raw.decode(errors="replace")
-        request = RecordedRequest(
+        return RecordedRequest(
             self.command, unquote(url.path), self.server.name, body,
             parse_qs(url.query, keep_blank_values=True), dict(self.headers.items()), len(raw),
         )  # fmt: skip
-        status, payload = self.server.emulator.dispatch(request)
+
+    def do_GET(self) -> None:
+        status, payload = self.server.emulator.dispatch(self.recorded())
         data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

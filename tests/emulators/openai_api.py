@@ -26,7 +26,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
@@ -116,17 +115,7 @@ class _ChatHandler(_Handler):
     """The shared handler, plus ``Reply`` answers (SSE, headers, delays outside the lock)."""
 
     def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body: Any = json.loads(raw) if raw else {}
-        except ValueError:
-            body = raw.decode(errors="replace")
-        request = RecordedRequest(
-            self.command, unquote(url.path), self.server.name, body,
-            parse_qs(url.query, keep_blank_values=True), dict(self.headers.items()), len(raw),
-        )  # fmt: skip
-        status, payload = self.server.emulator.dispatch(request)
+        status, payload = self.server.emulator.dispatch(self.recorded())
         reply = payload if isinstance(payload, Reply) else Reply(status, payload)
         try:
             self._write(reply)
