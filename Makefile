@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv langgraph run test eval-smoke lint format bench clean
+.PHONY: venv langgraph run test test-llm local-llm eval-data eval-smoke lint format bench clean
 
 # torch is pinned to the CPU wheel first: an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml constraints.txt
@@ -40,13 +40,34 @@ langgraph: $(LG_STAMP)
 run: venv
 	$(BIN)/supportbot serve
 
-test: venv langgraph
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+test: venv langgraph eval-data
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not llm" tests
 	$(MAKE) --no-print-directory eval-smoke
 
+# The local model (offline after this): llama-cpp-python built from source into .venv/llm
+# (about 7 minutes on 2 cores, once), the pinned Qwen2.5-Coder-0.5B GGUF assembled and verified
+# under var/models. Idempotent. Then `LLM=local make run` serves it.
+local-llm: venv
+	$(BIN)/python -m chains.local_llm.prepare
+
+# Tests on the real local model (skipped cleanly when `make local-llm` has not run).
+test-llm: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m llm tests
+
+# The python_faq eval corpus: the Python FAQ pages of Debian's python3.11-doc (kept outside the
+# repo, so nothing is tuned to it). Installed only when missing; apt-get needs root, as in CI.
+PY_FAQ := /usr/share/doc/python3.11/html/faq/programming.html
+
+eval-data:
+	@test -f $(PY_FAQ) || { SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q python3.11-doc; } || \
+		{ echo "make eval-data: install Debian's python3.11-doc (needs root) for the python_faq eval" >&2; exit 1; }
+
 # CI eval smoke (< 2 min from a clean clone): 10 items per shipped dataset through the graph in
-# process, gated by evals/smoke_thresholds.toml (exit 1 when a bound fails).
-eval-smoke: venv
+# process (python_faq's from its dev split), gated by evals/smoke_thresholds.toml (exit 1 when a
+# bound fails).
+eval-smoke: venv eval-data
 	$(BIN)/supportbot eval run --limit 10 --quiet --out var/evals/smoke \
 		--thresholds evals/smoke_thresholds.toml
 
@@ -61,6 +82,12 @@ format: venv
 
 bench: venv
 	$(BIN)/python -m app.bench.all --out docs/benchmarks.md
+
+# Offline checks of deploy/ (Dockerfile, compose, Kubernetes, Terraform, monitoring), with the
+# tools in their own venv .venv/deploy; see deploy/README.md.
+.PHONY: deploy-check
+deploy-check:
+	PYTHON=$(PYTHON) bash deploy/check.sh
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

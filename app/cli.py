@@ -36,6 +36,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     configure_logging(os.environ.get("LOG_FORMAT", "json"), os.environ.get("LOG_LEVEL", "INFO"))
     settings = get_settings()
+    if (problem := _local_model_problem(settings)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     host = args.host or settings.host
     port = args.port or settings.port
     base = f"http://{host}:{port}"
@@ -46,6 +49,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  Search API: {base}/api/v1/knowledge-base/search", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)
     return 0
+
+
+def _local_model_problem(settings: Settings) -> str | None:
+    """With ``LLM=local``, why the local model cannot start (before anything else starts)."""
+    from chains.local_llm.model import require_prepared
+    from chains.providers import canonical_spec
+    from loaders.errors import SupportbotError
+
+    try:
+        if settings.llm and canonical_spec(settings.llm) == "local" and not settings.local_llm_url:
+            require_prepared(settings)
+    except SupportbotError as exc:
+        return f"LLM={settings.llm}: {exc.message}"
+    return None
 
 
 def iter_files(paths: Sequence[str]) -> Iterator[Path]:

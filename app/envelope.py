@@ -1,9 +1,15 @@
-"""The seed's response envelope, request ids, and the one place errors become HTTP responses."""
+"""The seed's response envelope, request ids, and the one place errors become HTTP responses.
+
+Every response body passes ``jsonable``, so every timestamp in the API has one format
+(``format_timestamp``): datetimes from MongoDB, and the strings nx-27017 hands back for
+datetimes written with ``$set`` ("2026-12-03 14:23:22.044000"), alike.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +36,36 @@ _HTTP_CODES = {
     422: "VALIDATION_ERROR",
     429: "RATE_LIMITED",
 }
+# Strings under these keys (and any key ending in ``_at``) are timestamps when they parse.
+_TIMESTAMP_KEYS = frozenset(
+    {"timestamp", "at", "last_activity", "start", "end", "since", "until", "estimated_completion"}
+)
+_TIMESTAMP_TEXT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?", re.A
+)
+
+
+def format_timestamp(value: datetime) -> str:
+    """The API's one timestamp format: ISO 8601 in UTC, microseconds, ``+00:00``.
+
+    ``meta.timestamp`` always had it; a fixed ``timespec`` keeps a whole second from dropping
+    the fraction. Naive datetimes are UTC (how the app stores them).
+    """
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _timestamp_text(value: str) -> str:
+    if not _TIMESTAMP_TEXT.fullmatch(value):
+        return value
+    try:
+        return format_timestamp(datetime.fromisoformat(value))
+    except ValueError:
+        return value
+
+
+def _timestamp_key(key: str) -> bool:
+    return key in _TIMESTAMP_KEYS or key.endswith("_at")
 
 
 def request_id(request: Request) -> str:
@@ -43,7 +79,7 @@ def request_id(request: Request) -> str:
 def meta(request: Request) -> dict[str, Any]:
     return {
         "request_id": request_id(request),
-        "timestamp": datetime.now(UTC).isoformat(),
+        "timestamp": format_timestamp(datetime.now(UTC)),
         "version": API_VERSION,
     }
 
@@ -69,9 +105,31 @@ def error_response(
 
 
 def jsonable(value: Any) -> Any:
+    """JSON-ready data with every timestamp in ``format_timestamp``'s format."""
+    return _encode(value, "")
+
+
+def _encode(value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        return _timestamp_text(value) if key and _timestamp_key(key) else value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, dict):
+        return {
+            (k if isinstance(k, str) else _plain(k)): _encode(v, k if isinstance(k, str) else "")
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_encode(v, key) for v in value]
+    return _encode(_plain(value), key)  # models, enums, dates, ids: FastAPI's encoder
+
+
+def _plain(value: Any) -> Any:
     from fastapi.encoders import jsonable_encoder
 
-    return jsonable_encoder(value)
+    return jsonable_encoder(value, custom_encoder={datetime: format_timestamp})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -133,7 +191,11 @@ async def send_error(
         "success": False,
         "data": None,
         "error": {"code": code, "message": message, "details": details, "trace_id": rid},
-        "meta": {"request_id": rid, "timestamp": datetime.now(UTC).isoformat(), "version": "v1"},
+        "meta": {
+            "request_id": rid,
+            "timestamp": format_timestamp(datetime.now(UTC)),
+            "version": API_VERSION,
+        },
     }
     raw = json.dumps(body).encode()
     await send(

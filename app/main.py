@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -29,9 +29,11 @@ from app.routers import admin_audit, admin_prompts, chat, embeddings, health, kn
 from app.routers.admin_config import router as admin_config_router
 from app.routers.analytics import router as analytics_router
 from app.routers.langserve_chat import mount_langserve
+from app.text_guard import TextGuard
 from app.tracing import configure_tracing, stop_tracing
 from chains.chat import ChatService
 from chains.guardrails.guard import warm_up
+from chains.local_llm.server import serve_if_wanted
 from chains.resources import resources_from_stack, set_resources
 from loaders.settings import Settings, get_settings
 from loaders.stack import Services, build_services
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             cache=svc.cache,
             events=events,
         )
-        set_resources(resources_from_stack(svc))
+        resources = resources_from_stack(svc)
+        set_resources(resources)
         auth_service_for(svc.extras, svc.db, settings)  # indexes now, not on a first request
         if services is None:
             bootstrap_dev_admin(svc)
@@ -83,9 +86,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         warm_up()  # guardrails-ai's first import costs ~2 s: pay it at start-up, not on a turn
         if settings.ingest_sample_kb and services is None:
             threading.Thread(target=ingest_sample_kb_once, args=(svc,), daemon=True).start()
+        children = ExitStack()
         try:
+            # The local model's server, a child process, when LLM=local or the admin chose it.
+            children.enter_context(serve_if_wanted(settings, resources.runtime))
             yield
         finally:
+            children.close()
             app.state.services = None
             app.state.chat = None
             stop_analytics(app)  # flushes queued events while MongoDB is still up
@@ -109,6 +116,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def limit_for(path: str) -> int:
         return upload_limit if path.endswith("/documents/ingest") else JSON_BODY_LIMIT
 
+    app.add_middleware(TextGuard)  # inside the body limit: buffers capped bodies only
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
     install_analytics(app)  # 5xx -> ``error`` events; writer counters on /metrics
     install_rate_limits(app, settings)  # inside the request-id middleware: 429s are logged too

@@ -2,16 +2,19 @@
 
 Follow-up rewriting without a model lives in ``chains.followups``.
 
-Confidence (0..1) of a grounded answer:
+Confidence (0..1) of a grounded answer from a generative model:
     confidence = 0.6 * top retrieval relevance + 0.4 * grounded support
 where *top retrieval relevance* is the fused 0..1 score of the best passage and *grounded
 support* is the share of the answer's factual sentences that the output guardrail found in the
-passages. Refusals and "I don't know" answers have confidence 0. Below ``LOW_CONFIDENCE`` a turn
-counts as low; two low turns in a row escalate the session to a person.
+passages. An extractive answer quotes passages, so support says nothing about it: its
+confidence is the calibrated chance that it is correct, from its best unit's score
+(``extractive_confidence``). Refusals, handoffs and "I don't know" answers have confidence 0.
+Below ``LOW_CONFIDENCE`` a turn counts as low; two low turns in a row escalate the session.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -19,6 +22,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 
 from chains.state import Source
+from loaders.code_text import mask_code
 
 LOW_CONFIDENCE = 0.5
 _CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -43,6 +47,8 @@ def passages(documents: list[Document]) -> list[dict[str, Any]]:
             "title": d.metadata.get("document_title") or d.metadata.get("title") or "",
             "text": d.page_content,
             "source": d.metadata.get("source", ""),
+            "relevance": float(d.metadata.get("relevance_score", 0.0)),
+            "navigation": bool(d.metadata.get("navigation", False)),
         }
         for i, d in enumerate(documents, start=1)
     ]
@@ -51,7 +57,7 @@ def passages(documents: list[Document]) -> list[dict[str, Any]]:
 def cited_numbers(answer: str, limit: int) -> list[int]:
     """Passage numbers cited in the answer, in first-cited order, within 1..limit."""
     seen: list[int] = []
-    for m in _CITATION.finditer(answer):
+    for m in _CITATION.finditer(mask_code(answer)):
         n = int(m.group(1))
         if 1 <= n <= limit and n not in seen:
             seen.append(n)
@@ -83,6 +89,18 @@ def snippet(text: str, limit: int = 240) -> str:
 
 def confidence(retrieval: float, support: float) -> float:
     return round(max(0.0, min(1.0, 0.6 * retrieval + 0.4 * support)), 4)
+
+
+EXTRACTIVE_CALIBRATION = (4.74, 0.813)
+"""Logistic fit (slope, centre) of "the extractive answer is correct" on its best unit's
+score, chosen on the dev split of the held-out Python-FAQ set (the score already holds the
+passage's retrieval relevance)."""
+
+
+def extractive_confidence(answer_score: float) -> float:
+    """Calibrated confidence of an extractive answer: the share of such answers found correct."""
+    slope, centre = EXTRACTIVE_CALIBRATION
+    return round(1.0 / (1.0 + math.exp(-slope * (answer_score - centre))), 4)
 
 
 def previous_confidence(history: list[BaseMessage]) -> float | None:

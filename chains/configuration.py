@@ -26,12 +26,23 @@ class Configuration:
     model: str = field(
         default="extractive",
         metadata={
-            "description": "Chat model as 'provider/model': extractive, "
+            "description": "Chat model as 'provider/model': extractive, local, "
             "azure_openai/<deployment>, bedrock/<model id>, openai/<model>."
         },
     )
     fallback_model: str | None = field(
         default=None, metadata={"description": "Secondary provider tried after retries fail."}
+    )
+    connect_timeout: float | None = field(
+        default=None,
+        metadata={"description": "Seconds to connect to the model; None: its provider's."},
+    )
+    read_timeout: float | None = field(
+        default=None,
+        metadata={
+            "description": "Seconds to wait for the reply, or for each token of a stream (not "
+            "the total); None: its provider's (30, local 120). Never retried when it expires."
+        },
     )
     temperature: float = field(default=0.1, metadata={"description": "Sampling temperature."})
     max_tokens: int = field(default=512, metadata={"description": "Answer token budget."})
@@ -41,7 +52,7 @@ class Configuration:
         metadata={"description": "Cross-encoder re-ranking, when RERANKER_MODEL_PATH is set."},
     )
     min_relevance_score: float = field(
-        default=0.4,
+        default=0.3,
         metadata={
             "description": "Passages below this fused score are ignored. A noise floor only: "
             "the best passage of an answerable question can score as low as an unanswerable "

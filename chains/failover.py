@@ -2,10 +2,11 @@
 
 ``failover`` chains ``primary (retried) -> secondary (retried) -> extractive``, so a customer
 always gets an answer (``chains.providers.build_chat_runnable`` builds it from specs). Only
-transient failures are retried (timeouts, connection errors, 408, 429, 5xx, Bedrock
+transient failures are retried (connect timeouts, connection errors, 408, 429, 5xx, Bedrock
 throttling): exponential backoff with jitter, or the server's ``Retry-After`` when that is no
 longer than ``max_wait`` (a longer one means "go elsewhere", so it falls over at once).
-Anything else (400, 401, 404...) falls over without retrying.
+Anything else (400, 401, 404...) falls over without retrying, and so does a read timeout: the
+server may still be computing the request, and a retry would stack a second one on it.
 
 Every answer says which link produced it: ``response_metadata["model_spec"]`` (read it with
 ``produced_by``). Streaming is retried too, as long as no chunk has been yielded yet.
@@ -62,6 +63,36 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         pass
     return tuple(found)
+
+
+@lru_cache(maxsize=1)
+def _read_timeouts() -> tuple[type[BaseException], ...]:
+    """Timeouts waiting for a reply (not for a connection) in the SDKs we use."""
+    found: list[type[BaseException]] = []
+    try:
+        import httpx
+
+        found.append(httpx.ReadTimeout)  # openai's APITimeoutError keeps it as __cause__
+    except ImportError:
+        pass
+    try:
+        from botocore.exceptions import ReadTimeoutError
+
+        found.append(ReadTimeoutError)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+def is_read_timeout(exc: BaseException | None) -> bool:
+    """The request reached the server, which did not answer in time (it may still be working)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, _read_timeouts()):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _aws_error(exc: BaseException) -> dict[str, Any]:
@@ -127,6 +158,9 @@ class ResilientModel(RunnableRetry):  # type: ignore[type-arg]
     max_wait: float = 8.0
 
     def _should_retry(self, exc: BaseException) -> bool:
+        if is_read_timeout(exc):
+            log.warning("chat model %s: no reply in time (%r); not retried", self.spec, exc)
+            return False
         wait = retry_after(exc)
         return is_transient(exc) and (wait is None or wait <= self.max_wait)
 
@@ -161,14 +195,23 @@ class ResilientModel(RunnableRetry):  # type: ignore[type-arg]
     def stream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[Any]:
-        """Retries until the first chunk arrives; after that a failure propagates."""
+        """Retries (or fails over) until the first token arrives; then a failure propagates.
+
+        Leading empty chunks (the role chunk servers send before computing) are held back, so
+        a stall before the first token still leaves the stream to the next link.
+        """
         for attempt in self._sync_retrying(reraise=True):
             with attempt:
                 chunks = super().stream(input, config, **kwargs)
-                first = next(chunks, None)
-        if first is None:
+                head = []
+                for chunk in chunks:
+                    head.append(chunk)
+                    if _has_token(chunk):
+                        break
+        if not head:
             return
-        yield _stamp(first, self.spec)
+        yield _stamp(head[0], self.spec)
+        yield from head[1:]
         yield from chunks
 
     async def astream(
@@ -177,12 +220,23 @@ class ResilientModel(RunnableRetry):  # type: ignore[type-arg]
         async for attempt in self._async_retrying(reraise=True):
             with attempt:
                 chunks = super().astream(input, config, **kwargs)
-                first = await anext(chunks, None)
-        if first is None:
+                head = []
+                async for chunk in chunks:
+                    head.append(chunk)
+                    if _has_token(chunk):
+                        break
+        if not head:
             return
-        yield _stamp(first, self.spec)
+        yield _stamp(head[0], self.spec)
+        for chunk in head[1:]:
+            yield chunk
         async for chunk in chunks:
             yield chunk
+
+
+def _has_token(chunk: Any) -> bool:
+    """Text or a tool call: the server has started answering, not just opened the stream."""
+    return bool(getattr(chunk, "content", None) or getattr(chunk, "tool_call_chunks", None))
 
 
 def resilient(
@@ -202,10 +256,11 @@ def failover(
     retries: int = 2,
     backoff: float = 0.5,
     max_wait: float = 8.0,
+    embed: Any | None = None,
 ) -> Runnable[LanguageModelInput, BaseMessage]:
     """Try each ``(spec, model)`` in turn (each retried), then the extractive answerer."""
     chain = [resilient(m, s, retries=retries, backoff=backoff, max_wait=max_wait) for s, m in links]
     if not any(isinstance(m, ExtractiveChatModel) for _, m in links):
-        chain.append(resilient(ExtractiveChatModel(), "extractive", retries=0))
+        chain.append(resilient(ExtractiveChatModel(embed=embed), "extractive", retries=0))
     head, *rest = chain
     return head.with_fallbacks(rest) if rest else head

@@ -23,7 +23,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from langchain_core.messages import BaseMessage
 
 from chains.extractive import stem, stems
@@ -58,6 +60,11 @@ def topic_words(text: str) -> list[str]:
             seen.add(key)
             out.append(word)
     return out
+
+
+def continues(question: str) -> bool:
+    """Opens like a continuation ("and for the whole year?", "what about Business?")."""
+    return bool(_ELLIPSIS.search(question))
 
 
 def refers_back(question: str, topic: Sequence[str] = ()) -> bool:
@@ -172,3 +179,19 @@ def _contrasted(words: list[str], own: list[str], own_keys: set[str]) -> set[str
         if j and _key(own[j - 1]) != before and before not in own_keys:
             dropped.add(words[i - 1])
     return dropped
+
+
+TOPIC_SHIFT = 0.3
+"""Below this cosine with the previous question, a follow-up without "and"/"what about" may
+be a new topic (then ``retrieve`` tries it on its own)."""
+
+
+def new_topic(question: str, history: list[BaseMessage], embeddings: Any) -> bool:
+    """The question changes the subject, so the previous turn's topic must not be carried."""
+    previous = next((str(m.content) for m in reversed(history) if m.type == "human"), "")
+    if not previous or continues(question):
+        return False
+    a, b = (np.asarray(embeddings.embed_query(t), dtype=np.float64) for t in (question, previous))
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    cosine = float(a @ b) / max(norm, 1e-12)
+    return cosine < TOPIC_SHIFT

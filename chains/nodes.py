@@ -6,27 +6,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import lru_cache, partial, wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 
-from chains import answers, followups
+from chains import answers
 from chains.configuration import Configuration
-from chains.extractive import stems
 from chains.failover import produced_by
 from chains.guardrails import check_input, check_output
 from chains.guardrails.injection import find_injection
 from chains.prompting import render
 from chains.providers import build_chat_runnable
 from chains.resources import get_resources
+from chains.standalone import standalone_hits
 from chains.state import ChatState, Guardrails
 from prompts.specs import STRICT_ANSWER_VERSION
-from prompts.variables import history_from_messages, passages_from_documents
+from prompts.variables import passages_from_documents
 
 Node = Callable[[ChatState, RunnableConfig], dict[str, Any]]
+NAVIGATION_SLACK = 3
+"""Extra hits fetched per turn, so dropping navigation chunks still leaves ``top_k``."""
 
 
 def timed(name: str) -> Callable[[Node], Node]:
@@ -94,30 +96,7 @@ def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     res = get_resources()
     question = state["safe_question"]
     history = state.get("history") or []
-    rewritten = condense(question, history, cfg, config)
-    search = partial(
-        res.searcher.search,
-        top_k=cfg.top_k,
-        filters=cfg.filters,
-        min_relevance=cfg.min_relevance_score,
-        rerank=cfg.rerank,
-    )
-    hits = search(rewritten.query)
-    if not hits and history and rewritten.question == question:
-        # Nothing on its own ("How long will the download link work?"): the subject is
-        # probably left implicit, so try once more with the previous turn's topic.
-        forced = followups.rewrite(question, history, force=True)
-        if forced.question != question:
-            # The previous topic only says where to look: a passage must still hold at least
-            # half the words asked, or an unrelated question would get the last topic's answer.
-            own = set(stems(" ".join(followups.topic_words(question))))
-            kept = [
-                h
-                for h in search(forced.query)
-                if 2 * len(own & set(stems(h.document.page_content))) >= max(1, len(own))
-            ]
-            if kept:
-                rewritten, hits = forced, kept
+    rewritten, hits = standalone_hits(question, history, cfg, config, res)
     standalone = rewritten.question
     documents, planted = [], 0
     for h in hits:
@@ -142,33 +121,6 @@ def retrieve(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         ]
         update["guardrails"] = guardrails
     return update
-
-
-def condense(
-    question: str, history: list[BaseMessage], cfg: Configuration, config: RunnableConfig
-) -> followups.Standalone:
-    """A generative model rewrites follow-ups; the extractive default uses the lexical rule."""
-    if not history or cfg.model == "extractive":
-        return followups.rewrite(question, history)
-    res = get_resources()
-    prompt = render(
-        res,
-        "condense_question",
-        {
-            "history": history_from_messages(history[-cfg.history_window :]),
-            "question": question,
-        },
-        cfg.prompt_version,
-    )
-    model = build_chat_runnable(
-        cfg.model, res.settings, fallback_spec=cfg.fallback_model, temperature=0.0, max_tokens=128
-    )
-    out = model.invoke([HumanMessage(content=prompt)], config)
-    text = str(out.content).strip()
-    # The extractive fallback cannot rewrite: it answers, so keep the lexical rule then.
-    if not text or produced_by(out) == "extractive":
-        return followups.rewrite(question, history)
-    return followups.Standalone(text, text)
 
 
 @timed("generate")
@@ -209,6 +161,7 @@ def generate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         fallback_spec=cfg.fallback_model,
         temperature=cfg.temperature,
         max_tokens=cfg.max_tokens,
+        embed=res.unit_vectors,
     )
     reply = model.invoke(messages, config)
     before = state.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0}
@@ -220,6 +173,7 @@ def generate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     provider = produced_by(reply) or spec
     return {
         "answer": str(reply.content).strip(),
+        "answer_score": reply.response_metadata.get("answer_score"),
         "draft_model": provider,
         "attempts": state.get("attempts", 0) + 1,
         "usage": usage,
@@ -253,11 +207,18 @@ def validate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
             if not extractive
             else "dont_know"
         )
+    extractive = state.get("draft_model") == "extractive"
+    if verdict == "pass" and extractive and not answers.cited_numbers(state["answer"], len(docs)):
+        verdict = "dont_know"  # the extractive model found nothing to quote: say so, confidence 0
     guardrails["output_safe"] = result.safe
     update: dict[str, Any] = {"verdict": verdict, "guardrails": guardrails}
     if verdict == "pass":
-        update["confidence_score"] = answers.confidence(
-            state.get("retrieval_confidence", 0.0), result.support
+        retrieval = state.get("retrieval_confidence", 0.0)
+        score = state.get("answer_score")
+        update["confidence_score"] = (
+            answers.extractive_confidence(score)
+            if extractive and score is not None
+            else answers.confidence(retrieval, result.support)
         )
         update["sources"] = answers.sources_for(state["answer"], docs)
     return update
@@ -344,6 +305,7 @@ def finalize(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
                 "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"],
                 "response_time_ms": round(sum(timings.values()), 2),
                 "confidence_score": score,
+                "answer_score": state.get("answer_score"),
                 "temperature": cfg.temperature,
             },
             "context_used": {

@@ -29,6 +29,7 @@ class ChatResources:
     prompts: Any  # prompts.store.PromptStore
     owner: Any | None = None  # the stack to close, when we built it
     runtime: Any | None = None  # chains.runtime_config.RuntimeConfigStore; None: code defaults
+    unit_vectors: Any | None = None  # loaders.unit_vectors.UnitVectors: the extractive model's
 
 
 _lock = threading.Lock()
@@ -60,6 +61,7 @@ def resources_from_stack(stack: Any) -> ChatResources:
         embeddings=stack.embeddings,
         prompts=prompt_store_for(stack),
         runtime=runtime_store_for(stack),
+        unit_vectors=getattr(stack, "unit_vectors", None),
     )
 
 

@@ -24,9 +24,11 @@ LLM_PROVIDERS = {
     "aws-bedrock": "bedrock",
     "bedrock": "bedrock",
     "openai": "openai",
+    "local": "local",
 }
 _API_PROVIDER = {"extractive": "extractive", "azure_openai": "azure-openai",
-                 "bedrock": "aws-bedrock", "openai": "openai"}  # fmt: skip
+                 "bedrock": "aws-bedrock", "openai": "openai", "local": "local"}  # fmt: skip
+_SINGLE_MODEL = ("extractive", "local")  # providers with one model, named like the provider
 # API section -> stored section, and API key -> stored key where they differ.
 SECTIONS = {
     "llm_provider": "llm",
@@ -47,7 +49,7 @@ class ReindexRequired(SupportbotError):
 def defaults(settings: Settings, *, reranker_available: bool) -> dict[str, Any]:
     """The code defaults (``Configuration()``) and the deployment's embedding model."""
     cfg = Configuration()
-    provider, model = _split(cfg.model)
+    provider, model = _split(settings.llm or cfg.model)  # LLM=local: the deployment's default
     emb_provider, _, emb_model = settings.embedding_spec.partition("/")
     return {
         "llm": {
@@ -56,6 +58,8 @@ def defaults(settings: Settings, *, reranker_available: bool) -> dict[str, Any]:
             "temperature": cfg.temperature,
             "max_tokens": cfg.max_tokens,
             "fallback_model": cfg.fallback_model,
+            "connect_timeout": cfg.connect_timeout,
+            "read_timeout": cfg.read_timeout,
         },
         "embedding": {"provider": emb_provider, "model": emb_model},
         "retrieval": {
@@ -83,6 +87,8 @@ def to_configurable(stored: dict[str, Any]) -> dict[str, Any]:
         "fallback_model": llm.get("fallback_model") or None,
         "temperature": llm["temperature"],
         "max_tokens": llm["max_tokens"],
+        "connect_timeout": llm.get("connect_timeout"),
+        "read_timeout": llm.get("read_timeout"),
         "top_k": ret["top_k"],
         "min_relevance_score": ret["min_relevance_score"],
         "rerank": ret["reranking_enabled"],
@@ -142,6 +148,7 @@ def validate(stored: dict[str, Any], settings: Settings, *, reranker_available: 
     _require_configured(chat_spec(llm["provider"], llm["model"]), settings)
     if llm.get("fallback_model"):
         _require_configured(llm["fallback_model"], settings)
+    _check_timeouts(llm)
     _check_retrieval(stored["retrieval"], settings, reranker_available)
     _check_guardrails(stored["guardrails"])
 
@@ -158,7 +165,7 @@ def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def chat_spec(provider: str, model: str | None) -> str:
-    return "extractive" if provider == "extractive" else f"{provider}/{model}"
+    return provider if provider in _SINGLE_MODEL else f"{provider}/{model}"
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -180,14 +187,14 @@ def _resolve_llm(
             details={"valid": list(_API_PROVIDER.values())},
         )
     provider = new["provider"] = LLM_PROVIDERS[raw]
-    if provider == "extractive":
-        if str(patch.get("model") or "extractive").strip() != "extractive":
+    if provider in _SINGLE_MODEL:
+        if str(patch.get("model") or provider).strip() != provider:
             raise InvalidInput(
-                "The extractive provider has no models; set llm_provider.active to the provider "
-                f"of '{patch['model']}' too.",
+                f"The {provider} provider has one model; set llm_provider.active to the "
+                f"provider of '{patch['model']}' too.",
                 code="MODEL_REQUIRES_PROVIDER",
             )
-        new["model"] = "extractive"
+        new["model"] = provider
     elif "model" not in patch and provider != old["provider"]:
         default = {"azure_openai": settings.azure_openai_deployment,
                    "bedrock": settings.aws_bedrock_model}.get(provider)  # fmt: skip
@@ -204,6 +211,16 @@ def _resolve_llm(
     _require_configured(chat_spec(provider, new["model"]), settings)
     if new["fallback_model"]:
         _require_configured(new["fallback_model"], settings)
+    _check_timeouts(new)
+
+
+def _check_timeouts(llm: dict[str, Any]) -> None:
+    """``connect_timeout`` / ``read_timeout``: seconds for the active model, or null (the
+    deployment's, see ``chains.provider_timeouts``)."""
+    from chains.provider_timeouts import TURN_KEYS, check
+
+    for key in TURN_KEYS:
+        llm[key] = check(f"llm_provider.{key}", llm.get(key))
 
 
 def _canonical(spec: str | None) -> str | None:

@@ -77,6 +77,7 @@ class ChatState(TypedDict, total=False):
     documents: list[Document]
     retrieval_confidence: float
     answer: str
+    answer_score: float | None  # the extractive model's best unit score (None for an LLM)
     draft_model: str
     message: BaseMessage
     attempts: int

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from chains.guardrails.facts import content_words, menu_paths, names, quantities
 from chains.guardrails.grounding import assess, strip_markup
+from loaders.code_text import mask_code
 
 Similarity = Callable[[list[str], list[str]], list[list[float]]]
 
@@ -78,7 +79,7 @@ def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     out = []
     for line in answer.splitlines():
         for sentence in _split_keep_citations(line):
-            numbers = [int(n) for n in _CITED.findall(sentence)]
+            numbers = [int(n) for n in _CITED.findall(mask_code(sentence))]
             if numbers:
                 out.append((sentence, list(dict.fromkeys(numbers))))
     return out

@@ -52,14 +52,17 @@ def parse_sets(pairs: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     return config, ingest
 
 
-def open_target(args: argparse.Namespace, ingest: dict[str, Any]) -> Any:
+def open_target(args: argparse.Namespace, ingest: dict[str, Any], datasets: list[str]) -> Any:
+    """The local target over the corpora of ``datasets``, or an HTTP one (whose server must
+    hold the datasets' documents already: it cannot be given a corpus)."""
     from loaders.settings import get_settings
 
     settings = get_settings()
     if args.target == "local":
+        from evals.corpora import corpora_for
         from evals.local_target import LocalTarget
 
-        return LocalTarget.open(settings, ingest)
+        return LocalTarget.open(settings, ingest, corpora_for(datasets))
     if not args.target.startswith(("http://", "https://")):
         raise InvalidInput("--target is 'local' or an http(s):// URL.", code="EVAL_BAD_TARGET")
     if ingest:
@@ -68,8 +71,16 @@ def open_target(args: argparse.Namespace, ingest: dict[str, Any]) -> Any:
             "chunk_overlap only work with --target local.",
             code="EVAL_BAD_SET",
         )
+    from evals.corpora import SAMPLE_KB, corpus_name
     from evals.http_target import HttpTarget
 
+    others = [d for d in datasets if corpus_name(d) != SAMPLE_KB]
+    if others:
+        print(
+            f"note: {', '.join(others)} will be answered from what {args.target} has ingested; "
+            "its corpus must be ingested there (or pass --dataset kb_qa).",
+            file=sys.stderr,
+        )
     return HttpTarget(
         args.target,
         token=args.token or settings.supportbot_token,
@@ -92,7 +103,7 @@ def similarity_for(target: Any) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from evals.datasets import SHIPPED, load_dataset, resolve, spread
+    from evals.datasets import SHIPPED, load_dataset, resolve, select
     from evals.runner import build_results, run_items, run_meta, write_reports
     from evals.speed import load_prices
     from loaders.settings import get_settings
@@ -102,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     items = []
     counts: dict[str, int] = {}
     for name in args.dataset or list(SHIPPED):
-        chosen = spread(load_dataset(resolve(name)), args.limit)
+        chosen = select(load_dataset(resolve(name)), split=args.split, limit=args.limit)
         counts[chosen[0].dataset] = len(chosen)
         items += chosen
     judge = None
@@ -110,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from evals.judge import make_judge
 
         judge = make_judge(args.judge, get_settings())
-    target = open_target(args, ingest)
+    target = open_target(args, ingest, list(counts))
     try:
         if hasattr(target, "check_config"):
             target.check_config(config)
@@ -127,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             datasets=counts,
             config={**config, **ingest},
             limit=args.limit,
+            split=args.split,
             judge=args.judge,
             started=started,
         )
@@ -147,9 +159,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _bounds_verdict(results: dict[str, Any], path: str | None) -> int:
     if not path:
         return 0
-    from evals.gates import check_bounds, load_thresholds
+    from evals.gates import check_bounds, gate_values, load_thresholds
 
-    failures = check_bounds(results["summary"]["overall"], load_thresholds(Path(path)))
+    failures = check_bounds(gate_values(results["summary"]), load_thresholds(Path(path)))
     for failure in failures:
         print(f"GATE FAILED: {failure}")
     print("VERDICT: " + ("FAIL" if failures else f"PASS (thresholds {path})"))
@@ -157,12 +169,12 @@ def _bounds_verdict(results: dict[str, Any], path: str | None) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from evals.gates import compare, load_thresholds, render_compare
+    from evals.gates import compare, gate_values, load_thresholds, render_compare
     from evals.runner import load_results
 
     a, b = load_results(Path(args.run_a)), load_results(Path(args.run_b))
     thresholds = load_thresholds(Path(args.thresholds))
-    deltas = compare(a["summary"]["overall"], b["summary"]["overall"], thresholds)
+    deltas = compare(gate_values(a["summary"]), gate_values(b["summary"]), thresholds)
     print(render_compare(deltas, args.run_a, args.run_b, all_metrics=args.all))
     return 1 if any(d.regression for d in deltas) else 0
 
@@ -178,7 +190,7 @@ def add_eval_parser(sub: Any) -> None:
         "--dataset",
         action="append",
         help="path or shipped name; repeatable "
-        "(default: kb_qa, retrieval, injection, guardrails_benign)",
+        "(default: kb_qa, retrieval, python_faq, injection, guardrails_benign)",
     )
     run.add_argument("--target", default="local", help="'local' or http://host:port")
     run.add_argument(
@@ -189,7 +201,14 @@ def add_eval_parser(sub: Any) -> None:
         "locally, chunking/chunk_size/chunk_overlap; repeatable",
     )
     run.add_argument("--out", help="report directory (default <DATA_DIR>/evals/runs/<id>)")
-    run.add_argument("--limit", type=int, help="items per dataset, evenly spread")
+    run.add_argument(
+        "--limit", type=int, help="items per dataset, evenly spread (dev split only, if any)"
+    )
+    run.add_argument(
+        "--split",
+        choices=("dev", "test"),
+        help="only this split of datasets that have splits (others run whole)",
+    )
     run.add_argument("--judge", help="optional LLM judge as provider/model")
     run.add_argument("--token", help="bearer token for an HTTP target (or SUPPORTBOT_TOKEN)")
     run.add_argument("--api-key", help="API key for an HTTP target (or SUPPORTBOT_API_KEY)")

@@ -1,10 +1,11 @@
 """Eval datasets: loading and checking JSONL files into one item shape every metric reads.
 
-Two kinds of line share a file format. QA items (``kb_qa.jsonl``, ``retrieval.jsonl``) have a
-``question`` (a string, or a list of turns sent in one session) and optionally
-``reference_answer``, ``expected_sources`` and ``answerable``. Guardrail items
-(``injection.jsonl``, ``guardrails_benign.jsonl``) have ``text``, ``kind`` and ``expected``
-(``block`` for attacks the guardrails must catch, ``allow`` for benign messages).
+Two kinds of line share a file format. QA items (``kb_qa.jsonl``, ``retrieval.jsonl``,
+``python_faq.jsonl``) have a ``question`` (a string, or a list of turns sent in one session) and
+optionally ``reference_answer``, ``expected_sources``, ``expected_sections`` (heading texts of the
+sections that answer it), ``answerable`` and ``split`` (``dev`` to tune on, ``test`` held out).
+Guardrail items (``injection.jsonl``, ``guardrails_benign.jsonl``) have ``text``, ``kind`` and
+``expected`` (``block`` for attacks the guardrails must catch, ``allow`` for benign messages).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, Literal
 from loaders.errors import InvalidInput
 
 DATASET_DIR = Path(__file__).with_name("datasets")
-SHIPPED = ("kb_qa", "retrieval", "injection", "guardrails_benign")
+SHIPPED = ("kb_qa", "retrieval", "python_faq", "injection", "guardrails_benign")
+SPLITS = ("dev", "test")
 Expected = Literal["block", "allow"]
 
 
@@ -34,6 +36,8 @@ class EvalItem:
     tags: tuple[str, ...] = ()
     kind: str | None = None
     expected: Expected | None = None
+    expected_sections: tuple[str, ...] = ()
+    split: str | None = None
 
     @property
     def question(self) -> str:
@@ -75,6 +79,12 @@ def parse_item(raw: dict[str, Any], dataset: str, where: str) -> EvalItem:
     answerable = raw.get("answerable")
     if answerable is not None and not isinstance(answerable, bool):
         raise _invalid(where, "'answerable' must be true or false.")
+    sections = raw.get("expected_sections") or []
+    if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections):
+        raise _invalid(where, "'expected_sections' must be a list of section headings.")
+    split = raw.get("split")
+    if split is not None and split not in SPLITS:
+        raise _invalid(where, f"'split' must be one of {', '.join(SPLITS)}.")
     return EvalItem(
         id=raw["id"],
         dataset=dataset,
@@ -83,6 +93,8 @@ def parse_item(raw: dict[str, Any], dataset: str, where: str) -> EvalItem:
         expected_sources=tuple(sources),
         answerable=answerable,
         tags=tuple(str(t) for t in raw.get("tags") or ()),
+        expected_sections=tuple(sections),
+        split=split,
     )
 
 
@@ -132,3 +144,22 @@ def spread(items: list[EvalItem], limit: int | None) -> list[EvalItem]:
         return items[:limit]
     step = (len(items) - 1) / (limit - 1)
     return [items[round(i * step)] for i in range(limit)]
+
+
+def select(
+    items: list[EvalItem], *, split: str | None = None, limit: int | None = None
+) -> list[EvalItem]:
+    """The items of one dataset that a run sends.
+
+    ``split`` keeps that split of a dataset that has splits (a dataset without any runs whole:
+    it has no held-out part). A ``limit`` without ``split`` spreads over the ``dev`` split of
+    such a dataset, so a quick or smoke run never reads a held-out ``test`` item.
+    """
+    if any(i.split for i in items):
+        name = items[0].dataset
+        wanted = split or ("dev" if limit is not None else None)
+        if wanted:
+            items = [i for i in items if i.split == wanted]
+        if not items:
+            raise InvalidInput(f"{name} has no {wanted!r} items.", code="EVAL_DATASET_INVALID")
+    return spread(items, limit)

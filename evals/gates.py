@@ -7,6 +7,10 @@ A thresholds file (TOML) may hold two kinds of gate:
   "Worse" is lower, except for latency, tokens, cost, over-refusal, false positives and errors.
 - ``[minimums]`` / ``[maximums]``: absolute bounds a single run must meet (the CI smoke).
 
+A metric name alone gates the run's overall value (every dataset pooled);
+``"<dataset>/<metric>"`` gates one dataset (``"python_faq/retrieval.hit@5"``) and
+``"<dataset>/<split>/<metric>"`` one split of it (``"python_faq/test/answer.correct_rate"``).
+
 A gated metric missing from a run is itself a failure: a gate that silently stops checking
 is worse than none.
 """
@@ -70,6 +74,17 @@ def load_thresholds(path: Path) -> Thresholds:
     )
 
 
+def gate_values(summary: dict[str, Any]) -> dict[str, Any]:
+    """The run's overall metrics plus every dataset- and split-scoped one, as gates name them."""
+    values = dict(summary.get("overall", {}))
+    for dataset, metrics in summary.get("datasets", {}).items():
+        values |= {f"{dataset}/{m}": v for m, v in metrics.items()}
+    for dataset, splits in summary.get("splits", {}).items():
+        for split, metrics in splits.items():
+            values |= {f"{dataset}/{split}/{m}": v for m, v in metrics.items()}
+    return values
+
+
 def compare(a: dict[str, Any], b: dict[str, Any], thresholds: Thresholds) -> list[Delta]:
     """Deltas of every metric in either run's overall summary; gated ones get a verdict."""
     out = []
@@ -108,8 +123,12 @@ def check_bounds(overall: dict[str, Any], thresholds: Thresholds) -> list[str]:
 def render_compare(deltas: list[Delta], name_a: str, name_b: str, *, all_metrics: bool) -> str:
     """Side-by-side table (gated metrics first) and a one-line verdict."""
     rows = sorted(deltas, key=lambda d: (not d.regression, not d.gated, d.metric))
-    if not all_metrics:
-        rows = [d for d in rows if d.gated or not d.metric.startswith(("latency.node.", "cost."))]
+    if not all_metrics:  # per-node latency, costs and per-dataset values only when gated
+        rows = [
+            d
+            for d in rows
+            if d.gated or not (d.metric.startswith(("latency.node.", "cost.")) or _scoped(d.metric))
+        ]
     width = max([len(d.metric) for d in rows] + [6])
     lines = [f"A = {name_a}", f"B = {name_b}", ""]
     lines.append(f"{'metric':<{width}}  {'A':>10}  {'B':>10}  {'delta':>9}  verdict")
@@ -126,6 +145,10 @@ def render_compare(deltas: list[Delta], name_a: str, name_b: str, *, all_metrics
         else f"VERDICT: no regression ({sum(d.gated for d in deltas)} gated metrics checked)"
     )
     return "\n".join(lines)
+
+
+def _scoped(metric: str) -> bool:
+    return "/" in metric.split(".", 1)[0]
 
 
 def _num(value: float | None) -> str:

@@ -5,6 +5,8 @@ Sends ``Authorization: Bearer <token>`` (``--token`` / ``SUPPORTBOT_TOKEN``) or 
 The API returns only the cited sources (with 240-character snippets), so passage texts for
 groundedness and citation checks are looked up by chunk id through the search API, falling
 back to the snippet; retrieval metrics see the cited sources, not every retrieved passage.
+The server answers from whatever it has ingested: this target cannot choose a corpus, so run a
+dataset against a server that holds its documents (the sample KB for ``kb_qa``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ class HttpTarget:
             return data
         raise EvalTargetError(f"{path}: still rate limited after {RETRIES_ON_429} retries.")
 
+    def for_dataset(self, dataset: str) -> HttpTarget:
+        return self
+
     def new_session(self) -> str:
         data = self._post(f"{CHAT}/initialize", {"channel": "api", "metadata": {"source": "eval"}})
         return str(data["session_id"])
@@ -79,6 +84,7 @@ class HttpTarget:
         bot = data.get("bot_response") or {}
         answer = str(bot.get("content") or "")
         sources = list(bot.get("sources") or [])
+        confidence = bot.get("confidence_score")
         return Turn(
             answer=answer,
             passages=self._passages(answer, sources, question),
@@ -88,6 +94,7 @@ class HttpTarget:
             timings=dict(data.get("timings") or {}),
             latency_ms=round(latency, 2),
             escalated=data.get("escalation") is not None,
+            confidence=None if confidence is None else float(confidence),
         )
 
     def _passages(self, answer: str, sources: list[dict[str, Any]], query: str) -> list[Passage]:
@@ -100,14 +107,16 @@ class HttpTarget:
         out = []
         for n, s in zip(numbers, sources, strict=True):
             hit = found.get(str(s.get("chunk_id")), {})
+            metadata = hit.get("metadata") or {}
             out.append(
                 Passage(
                     n=n,
                     chunk_id=str(s.get("chunk_id") or ""),
-                    source=str((hit.get("metadata") or {}).get("source") or self._file_of(s)),
+                    source=str(metadata.get("source") or self._file_of(s)),
                     title=str(s.get("title") or ""),
                     text=str(hit.get("content") or s.get("snippet") or ""),
                     relevance_score=float(s.get("relevance_score") or 0.0),
+                    heading_path=str(metadata.get("heading_path") or ""),
                 )
             )
         return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from evals import report_answers as ra
 from evals import svg
 from evals.report_md import HEADLINE, TAG_COLUMNS, fmt
 
@@ -58,6 +59,25 @@ def _plots(results: dict[str, Any]) -> str:
     return '<div class="grid">' + "".join(charts) + "</div>"
 
 
+def _answers(summary: dict[str, Any]) -> str:
+    """Answer metrics per QA dataset and split; each dataset's reliability table, ECE, plot."""
+    header, rows = ra.answers_by_split(summary)
+    if not rows:
+        return ""
+    parts = ["<h2>Answers per dataset and split</h2>", _table(header, rows)]
+    for dataset, cal in ra.calibrated(summary):
+        title = f"Calibration: {dataset} (ECE {fmt(cal['ece'])}, {cal['n']} items)"
+        bins_header, bins = ra.reliability(cal)
+        filled = [b for b in bins if b[1]]
+        plot = svg.bars(
+            [f"{b[0]} n={b[1]}" for b in filled],
+            [float(b[3]) for b in filled],
+            title=f"{dataset}: share correct per confidence bin",
+        )
+        parts += [f"<h3>{escape(title)}</h3>", _table(bins_header, bins), plot]
+    return "".join(parts)
+
+
 def _items(items: list[dict[str, Any]]) -> str:
     rows = []
     for i in items:
@@ -99,7 +119,7 @@ def render_html(results: dict[str, Any]) -> str:
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Eval {escape(str(run.get('id')))}"
         f"</title><style>{STYLE}</style></head><body><h1>Eval run {escape(str(run.get('id')))}</h1>"
-        f"{meta}<h2>Quality</h2>{headline}<h2>Plots</h2>{_plots(results)}"
+        f"{meta}<h2>Quality</h2>{headline}{_answers(summary)}<h2>Plots</h2>{_plots(results)}"
         f"<h2>Per tag</h2>{per_tag}<h2>Speed and cost</h2>{_table(['metric', 'value'], speed_rows)}"
         + (f"<h2>Failed items</h2><ul>{failed}</ul>" if failed else "")
         + f"<details><summary>All items ({len(items)})</summary>{_items(items)}"

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from evals import report_answers as ra
+
 HEADLINE = (
     "retrieval.hit@1",
     "retrieval.hit@5",
     "retrieval.recall@5",
     "retrieval.mrr@10",
     "retrieval.ndcg@10",
+    "answer.correct_rate",
+    "answer.answered_rate",
+    "answer.on_target_rate",
+    "answer.confident_wrong",
+    "calibration.ece",
     "answer.correctness",
     "answer.similarity",
     "answer.key_fact_coverage",
@@ -77,6 +84,18 @@ def _speed(overall: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _answers(summary: dict[str, Any]) -> list[str]:
+    """Answer metrics per QA dataset and split, then each one's reliability table and ECE."""
+    header, rows = ra.answers_by_split(summary)
+    if not rows:
+        return []
+    lines = ["", "## Answers per dataset and split", "", *table(header, rows)]
+    for dataset, cal in ra.calibrated(summary):
+        lines += ["", f"### Calibration: {dataset} (ECE {fmt(cal['ece'])}, {cal['n']} items)", ""]
+        lines += table(*ra.reliability(cal))
+    return lines
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     run, summary = results["run"], results["summary"]
     overall = summary["overall"]
@@ -103,6 +122,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         ["dataset", "items", *cols],
         [[d, v["items"], *(v.get(m) for m in cols)] for d, v in ds.items()],
     )
+    lines += _answers(summary)
     lines += ["", "## Per tag", ""]
     tags = summary["tags"]
     cols = [m for m in TAG_COLUMNS if any(m in v for v in tags.values())]

@@ -1,6 +1,7 @@
 """Run dataset items through a target, score them, and write the run's reports.
 
-Each item gets a fresh session; multi-turn items send their turns in order in that session and
+Each item gets a fresh session on the target of its dataset (locally: the stack over that
+dataset's corpus); multi-turn items send their turns in order in that session and
 only the last answer is scored. A target failure on one item is recorded (``errors``) and the
 run goes on, so one bad item does not cost a whole run.
 """
@@ -40,8 +41,9 @@ def run_items(
     records = []
     for item in tqdm(items, desc="Evaluating", unit="item", disable=not progress):
         try:
-            session = target.new_session()
-            turns = [target.ask(session, q, config) for q in item.turns]
+            bot = target.for_dataset(item.dataset)
+            session = bot.new_session()
+            turns = [bot.ask(session, q, config) for q in item.turns]
         except SupportbotError as exc:
             log.warning("item %s failed: %s", item.id, exc.message)
             records.append(failed_item(item, f"{exc.code}: {exc.message}"))
@@ -74,6 +76,7 @@ def run_meta(
     limit: int | None,
     judge: str | None,
     started: float,
+    split: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": datetime.now(UTC).strftime("%Y%m%d-%H%M%S"),
@@ -82,6 +85,7 @@ def run_meta(
         "datasets": datasets,
         "config": config,
         "limit": limit,
+        "split": split,
         "judge": judge,
         "git_commit": git_commit(),
         **target.describe(),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from evals import answer_metrics as am
+from evals import correct as cr
 from evals.datasets import EvalItem
 from evals.guardrail_metrics import acted, codes
 from evals.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
@@ -45,20 +46,56 @@ def retrieval_metrics(ranked: list[str], expected: set[str]) -> dict[str, float]
     }
 
 
-def answer_metrics(item: EvalItem, turn: Turn, sim: Similarity) -> dict[str, float]:
+def outcome_metrics(item: EvalItem, turn: Turn, sim: Similarity) -> dict[str, float]:
+    """Refusals, answered / on-target / correct (``evals.correct``) and confident-wrong."""
     out: dict[str, float] = {}
     answer = turn.answer
+    refused = am.is_refusal(answer)
+    correct: bool | None = None
     if item.answerable is False:
-        out["answer.refusal_correctness"] = float(am.is_refusal(answer))
+        out["answer.refusal_correctness"] = float(refused)
+        correct = refused
     if item.answerable is True:
-        out["answer.over_refusal"] = float(am.is_refusal(answer))
+        out["answer.over_refusal"] = float(refused)
+        out["answer.answered_rate"] = float(not refused)
         if item.reference_answer:
             similarity = am.cosine_pairs(sim, [answer or " "], [item.reference_answer])[0]
             coverage = round(am.fact_coverage(answer, item.reference_answer), 4)
             out["answer.similarity"] = similarity
             out["answer.key_fact_coverage"] = coverage
             out["answer.correctness"] = am.correctness(similarity, coverage)
-    if turn.passages:
+            if item.expected_sources:
+                on_target = cr.is_on_target(
+                    answer, turn.passage, item.expected_sources, item.expected_sections
+                )
+                correct = cr.is_correct(on_target, similarity, coverage)
+                out["answer.on_target_rate"] = float(on_target)
+                out["answer.correct_rate"] = float(correct)
+    if correct is not None and turn.confidence is not None:
+        out["answer.confident_wrong"] = float(cr.is_confident_wrong(turn.confidence, correct))
+    return out
+
+
+def outcome(metrics: dict[str, float]) -> bool | None:
+    """What calibration compares an answer's confidence with: was the answer correct?
+
+    Only answers count. A refusal or "I don't know" has confidence 0 by definition, so scoring
+    a right refusal as "correct at confidence 0" would count honesty as miscalibration.
+    """
+    if "answer.correct_rate" in metrics:
+        answered = metrics.get("answer.answered_rate", 1.0) >= 1.0
+        return bool(metrics["answer.correct_rate"]) if answered else None
+    if "answer.refusal_correctness" in metrics:  # unanswerable: an answer is always wrong
+        return None if metrics["answer.refusal_correctness"] else False
+    return None
+
+
+def answer_metrics(item: EvalItem, turn: Turn, sim: Similarity) -> dict[str, float]:
+    out = outcome_metrics(item, turn, sim)
+    answer = turn.answer
+    # A refusal states nothing about the passages, even when some were retrieved: scoring its
+    # "I couldn't find..." as an unsupported claim would count honesty as hallucination.
+    if turn.passages and not am.is_refusal(answer):
         grounded = am.groundedness(answer, [p.text for p in turn.passages], sim)
         if grounded is not None:
             out["answer.groundedness"] = grounded
@@ -70,6 +107,18 @@ def answer_metrics(item: EvalItem, turn: Turn, sim: Similarity) -> dict[str, flo
         cited = am.citation_accuracy(answer, text_of, sim)
         if cited is not None:
             out["answer.citation_accuracy"] = cited
+    return out
+
+
+def cited_sections(turn: Turn) -> list[str]:
+    """``source: heading path`` of each passage the answer cites, in citation order."""
+    out = []
+    for _, numbers in cr.cited_spans(turn.answer):
+        for n in numbers:
+            p = turn.passage(n)
+            label = f"{p.source}: {p.heading_path}" if p else f"[{n}] (no such passage)"
+            if label not in out:
+                out.append(label)
     return out
 
 
@@ -104,8 +153,13 @@ def score_item(
         "expected_sources": list(item.expected_sources),
         "answerable": item.answerable,
         "expected": item.expected,
+        "split": item.split,
+        "expected_sections": list(item.expected_sections),
+        "confidence": last.confidence,
+        "correct": None if item.is_guardrail else outcome(metrics),
         "retrieved_sources": last.ranked_sources,
         "cited": [s.get("title", "") for s in last.sources],
+        "cited_sections": cited_sections(last),
         "guardrail_codes": codes(last.guardrails),
         "escalated": last.escalated,
         "provider": last.provider,
@@ -123,6 +177,7 @@ def failed_item(item: EvalItem, error: str) -> dict[str, Any]:
         "dataset": item.dataset,
         "tags": list(item.tags),
         "turns": list(item.turns),
+        "split": item.split,
         "error": error,
         "turn_log": [],
         "metrics": {},

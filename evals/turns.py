@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved passage; ``source`` is the document's file name (the datasets' label)."""
+    """A retrieved passage; ``source`` is the document's file name (the datasets' label) and
+    ``heading_path`` its section's headings joined by ``" > "`` (the chunk's metadata)."""
 
     n: int
     chunk_id: str
@@ -21,6 +22,7 @@ class Passage:
     title: str
     text: str
     relevance_score: float = 0.0
+    heading_path: str = ""
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Turn:
     escalated: bool = False
     provider: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    confidence: float | None = None
+    """The bot's ``confidence_score`` for this answer (0..1); ``None`` when not reported."""
 
     def passage(self, n: int) -> Passage | None:
         return next((p for p in self.passages if p.n == n), None)
@@ -50,6 +54,10 @@ class Target(Protocol):
     """Where the bot runs. ``config`` holds per-turn overrides (``--set``)."""
 
     name: str
+
+    def for_dataset(self, dataset: str) -> Target:
+        """The target that answers this dataset's questions (its own corpus, when local)."""
+        ...
 
     def new_session(self) -> str: ...
 

@@ -24,7 +24,8 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 
 from loaders.errors import NotFound, SupportbotError
-from loaders.knowledge_base import IngestOptions, IngestResult, KnowledgeBase, Stage
+from loaders.ingest_options import IngestOptions, IngestResult, Stage
+from loaders.knowledge_base import KnowledgeBase
 from loaders.records import utcnow
 
 log = logging.getLogger(__name__)

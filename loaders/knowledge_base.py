@@ -8,90 +8,31 @@ replaces), unless the caller names a ``document_id``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
-import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict
+from typing import Any
 
 from langchain_core.documents import Document
 
-from loaders.errors import InvalidInput, SupportbotError
+from loaders.document_records import (
+    chunk_base_metadata,
+    document_record,
+    markdown_name,
+    options_from_record,
+    parsed_from_record,
+)
+from loaders.errors import SupportbotError
 from loaders.indexing import KnowledgeStore, RecordManager, delete_document_vectors, index_chunks
+from loaders.ingest_options import IngestOptions, IngestResult, Progress
 from loaders.parsers import ParsedDocument, load_document
 from loaders.records import KnowledgeBaseRecords, utcnow
-from loaders.sniff import safe_filename
-from loaders.splitters import split_documents, validate_chunking
+from loaders.sniff import recording_encodings
+from loaders.splitters import split_documents
 from loaders.tokens import TokenCounter
+from loaders.unit_vectors import UnitVectors
 
-DOCUMENT_TYPES = ("faq", "sop", "module", "general")
-PRIORITIES = ("high", "medium", "low")
-DOC_NAMESPACE = uuid.UUID("6f1c2d4e-8a8b-4f0e-9a51-2d1b3c4d5e6f")
-Stage = Literal["parsing", "chunking", "embedding", "indexing"]
-Progress = Callable[[Stage, int, int], None]
-
-
-@dataclass
-class IngestOptions:
-    """What a caller says about a document; validated before any work is queued."""
-
-    filename: str
-    document_type: str = "general"
-    title: str | None = None
-    description: str = ""
-    category: str = "general"
-    tags: list[str] = field(default_factory=list)
-    author: str = ""
-    version: str = "1.0"
-    language: str = "en"
-    priority: str = "medium"
-    chunking_strategy: str = "structure"
-    chunk_size: int = 200
-    chunk_overlap: int = 30
-    document_id: str | None = None
-    source_type: str = "upload"
-    uploaded_by: str | None = None
-
-    def validated(self, *, max_tokens: int) -> IngestOptions:
-        """Normalise and check every field; raises ``InvalidInput`` with a stable code."""
-        self.filename = safe_filename(self.filename)
-        if self.document_type not in DOCUMENT_TYPES:
-            raise InvalidInput(
-                f"document_type must be one of {', '.join(DOCUMENT_TYPES)}.",
-                code="INVALID_DOCUMENT_TYPE",
-            )
-        if self.priority not in PRIORITIES:
-            raise InvalidInput(
-                f"priority must be one of {', '.join(PRIORITIES)}.", code="INVALID_PRIORITY"
-            )
-        self.tags = sorted({t.strip() for t in self.tags if t and t.strip()})
-        self.category = (self.category or "general").strip()
-        if self.document_id is not None:
-            try:
-                self.document_id = str(uuid.UUID(self.document_id))
-            except ValueError as exc:
-                raise InvalidInput("document_id must be a UUID.", code="INVALID_ID") from exc
-        # Validate chunking now so a bad value is a 4xx, not a failed job later.
-        validate_chunking(self.chunking_strategy, self.chunk_size, self.chunk_overlap, max_tokens)
-        return self
-
-    @property
-    def resolved_document_id(self) -> str:
-        return self.document_id or str(uuid.uuid5(DOC_NAMESPACE, self.filename.lower()))
-
-
-@dataclass
-class IngestResult:
-    document_id: str
-    status: Literal["indexed", "unchanged"]
-    chunks_created: int = 0
-    chunks_deleted: int = 0
-    chunks_skipped: int = 0
-    vector_ids: list[str] = field(default_factory=list)
-    title: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+log = logging.getLogger(__name__)
 
 
 class KnowledgeBase:
@@ -109,6 +50,7 @@ class KnowledgeBase:
         max_tokens: int,
         min_chunk_tokens: int = 5,
         max_upload_bytes: int | None = None,
+        unit_vectors: UnitVectors | None = None,
     ) -> None:
         self.records = records
         self.store = store
@@ -119,6 +61,7 @@ class KnowledgeBase:
         self.max_tokens = max_tokens
         self.min_chunk_tokens = min_chunk_tokens
         self.max_upload_bytes = max_upload_bytes
+        self.unit_vectors = unit_vectors
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -146,11 +89,16 @@ class KnowledgeBase:
                 and existing.get("indexing", {}).get("indexed")
             ):
                 n = existing["indexing"].get("total_chunks", 0)
-                return IngestResult(doc_id, "unchanged", chunks_skipped=n, title=existing["title"])
+                enc = existing.get("metadata", {}).get("encoding")
+                return IngestResult(
+                    doc_id, "unchanged", chunks_skipped=n, title=existing["title"], encoding=enc
+                )
             report("parsing", 0, 0)
-            parsed = load_document(data, opts.filename, max_bytes=self.max_upload_bytes)
+            with recording_encodings() as seen:  # decode_text names what it decoded
+                parsed = load_document(data, opts.filename, max_bytes=self.max_upload_bytes)
             created_at = existing["created_at"].isoformat() if existing else utcnow().isoformat()
-            return self._index_parsed(parsed, opts, doc_id, fp, created_at, report)
+            enc = seen[0] if seen else None
+            return self._index_parsed(parsed, opts, doc_id, fp, created_at, report, enc)
 
     def reindex(
         self, document_id: str, changes: dict[str, Any], progress: Progress | None = None
@@ -160,17 +108,19 @@ class KnowledgeBase:
         with self.lock(document_id):
             record = self.records.get(document_id)
             opts = options_from_record(record, changes).validated(max_tokens=self.max_tokens)
+            encoding = record.get("metadata", {}).get("encoding")
             if "content" in changes and changes["content"] is not None:
                 parsed = load_document(
-                    changes["content"].encode("utf-8"), _as_markdown_name(opts.filename)
+                    changes["content"].encode("utf-8"), markdown_name(opts.filename)
                 )
+                encoding = "utf-8"
             else:
                 parsed = parsed_from_record(record)
             fp = hashlib.sha256(
                 repr(sorted(asdict(opts).items())).encode() + parsed.text.encode()
             ).hexdigest()
             return self._index_parsed(
-                parsed, opts, document_id, fp, record["created_at"].isoformat(), report
+                parsed, opts, document_id, fp, record["created_at"].isoformat(), report, encoding
             )
 
     def _index_parsed(
@@ -181,6 +131,7 @@ class KnowledgeBase:
         fingerprint: str,
         created_at: str,
         report: Progress,
+        encoding: str | None = None,
     ) -> IngestResult:
         report("chunking", 0, 0)
         title = (opts.title or parsed.title or opts.filename).strip()
@@ -207,14 +158,17 @@ class KnowledgeBase:
             report("indexing", total, total)
             ids = [c.id for c in chunks if c.id]
             self.records.replace_chunks(doc_id, chunks, self.embedding_model, self.dimension)
-            self.records.upsert_document(
-                document_record(parsed, opts, doc_id, title, fingerprint, ids, self.embedding_model)
+            record = document_record(
+                parsed, opts, doc_id, title, fingerprint, ids, self.embedding_model
             )
+            record["metadata"]["encoding"] = encoding
+            self.records.upsert_document(record)
         except BaseException:
             self._rollback(doc_id, previous, [c.id for c in chunks if c.id])
             raise
         finally:
             self.store.on_batch = None
+        self._warm_units(chunks)
         return IngestResult(
             doc_id,
             "indexed",
@@ -223,7 +177,17 @@ class KnowledgeBase:
             chunks_skipped=stats["num_skipped"],
             vector_ids=ids,
             title=title,
+            encoding=encoding,
         )
+
+    def _warm_units(self, chunks: list[Document]) -> None:
+        """Embed the chunks' answer units now, so a chat turn only reads their vectors."""
+        if self.unit_vectors is None:
+            return
+        try:
+            self.unit_vectors.warm(c.page_content for c in chunks)
+        except Exception:  # an optimisation only: a turn embeds what is missing
+            log.warning("answer units of %d chunks not embedded", len(chunks), exc_info=True)
 
     def _chunk(
         self, parsed: ParsedDocument, opts: IngestOptions, doc_id: str, title: str, created_at: str
@@ -270,130 +234,10 @@ class KnowledgeBase:
         """Remove a document, its chunk records and every vector it owns."""
         with self.lock(document_id):
             self.records.get(document_id)
+            texts = [c.page_content for c in self.records.chunk_documents(document_id)]
             vectors = delete_document_vectors(document_id, self.store, self.record_manager)
+            if self.unit_vectors is not None:
+                self.unit_vectors.forget(texts)  # derived from its text: gone with it
             chunks = self.records.delete_chunks(document_id)
             self.records.delete_document(document_id)
         return {"chunks_deleted": chunks, "vectors_deleted": vectors}
-
-
-def chunk_base_metadata(
-    opts: IngestOptions, doc_id: str, title: str, created_at: str
-) -> dict[str, Any]:
-    """The seed's vector metadata shared by every chunk of a document (deterministic)."""
-    return {
-        "document_id": doc_id,
-        "document_title": title,
-        "title": title,
-        "document_type": opts.document_type,
-        "category": opts.category,
-        "tags": list(opts.tags),
-        "language": opts.language,
-        "author": opts.author,
-        "version": opts.version,
-        "priority": opts.priority,
-        "source": opts.filename,
-        "created_at": created_at,
-    }
-
-
-def document_record(
-    parsed: ParsedDocument,
-    opts: IngestOptions,
-    doc_id: str,
-    title: str,
-    fingerprint: str,
-    vector_ids: list[str],
-    model: str,
-) -> dict[str, Any]:
-    """The seed's ``knowledge_base_documents`` shape for one indexed document."""
-    now = utcnow()
-    return {
-        "document_id": doc_id,
-        "title": title,
-        "description": opts.description,
-        "document_type": opts.document_type,
-        "category": opts.category,
-        "tags": list(opts.tags),
-        "content": {
-            "processed": parsed.text,
-            "format": parsed.format,
-            "sections": [
-                {"text": s.page_content, "metadata": _plain(s.metadata)} for s in parsed.sections
-            ],
-        },
-        "source": {
-            "type": opts.source_type,
-            "file_name": opts.filename,
-            "uploaded_by": opts.uploaded_by,
-            "content_hash": fingerprint,
-        },
-        "metadata": {
-            "author": opts.author,
-            "version": opts.version,
-            "language": opts.language,
-            "priority": opts.priority,
-            "status": "published",
-            "word_count": parsed.word_count,
-            "read_time_minutes": max(1, round(parsed.word_count / 200)),
-        },
-        "indexing": {
-            "indexed": True,
-            "indexed_at": now,
-            "total_chunks": len(vector_ids),
-            "chunk_strategy": opts.chunking_strategy,
-            "chunk_size": opts.chunk_size,
-            "chunk_overlap": opts.chunk_overlap,
-            "embedding_model": model,
-            "vector_ids": vector_ids,
-        },
-        "published_at": now,
-    }
-
-
-def options_from_record(record: dict[str, Any], changes: dict[str, Any]) -> IngestOptions:
-    """Rebuild the ingest options of a stored document, with a ``PUT``'s changes applied."""
-    md = {**record.get("metadata", {}), **(changes.get("metadata") or {})}
-    idx = record.get("indexing", {})
-    opts = IngestOptions(
-        filename=record["source"]["file_name"],
-        document_type=changes.get("document_type") or record["document_type"],
-        title=changes.get("title") or record["title"],
-        description=str(changes.get("description") or record.get("description") or ""),
-        category=changes.get("category") or record["category"],
-        tags=changes["tags"] if changes.get("tags") is not None else record.get("tags", []),
-        author=md.get("author", ""),
-        version=md.get("version", "1.0"),
-        language=md.get("language", "en"),
-        priority=md.get("priority", "medium"),
-        chunking_strategy=idx.get("chunk_strategy", "structure"),
-        chunk_size=idx.get("chunk_size", 200),
-        chunk_overlap=idx.get("chunk_overlap", 30),
-        document_id=record["document_id"],
-        source_type=record["source"].get("type", "upload"),
-        uploaded_by=record["source"].get("uploaded_by"),
-    )
-    return opts
-
-
-def parsed_from_record(record: dict[str, Any]) -> ParsedDocument:
-    content = record["content"]
-    sections = [
-        Document(page_content=s["text"], metadata=s["metadata"])
-        for s in content.get("sections", [])
-    ]
-    return ParsedDocument(
-        format=content.get("format", "text"),
-        title=record["title"],
-        sections=sections,
-        text=content.get("processed", ""),
-        word_count=record.get("metadata", {}).get("word_count", 0),
-    )
-
-
-def _as_markdown_name(filename: str) -> str:
-    stem = filename.rsplit(".", 1)[0]
-    return f"{stem}.md"
-
-
-def _plain(md: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in md.items() if isinstance(v, str | int | float | bool | list)}

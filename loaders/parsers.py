@@ -1,13 +1,16 @@
 """Uploaded bytes to LangChain Documents: one loader per format and ``load_document``.
 
-Sections (PDF pages, HTML/Markdown heading sections) are the unit the splitters respect;
-each carries ``source``, ``format``, ``title``, ``heading_path`` and, for PDF, ``page_number``.
+Sections (PDF pages, HTML/DOCX/Markdown heading sections) are the unit the splitters respect;
+each carries ``source``, ``format``, ``title``, ``heading_path``, for PDF ``page_number``, and
+for HTML/DOCX ``link_spans`` (where link text sits, so the splitter can mark link lists as
+navigation). Code is fenced and inline code backticked in every format (``code_text``).
 """
 
 from __future__ import annotations
 
 import copy
 import io
+import logging
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -18,12 +21,15 @@ from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
 import docx2txt
-from bs4 import BeautifulSoup, Comment, Declaration, Doctype, ProcessingInstruction, Tag
 from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
 from pypdf import PdfReader
 
+from loaders.code_text import FENCE_LINE, normalize_keeping_code
+from loaders.docx_html import docx_to_html
 from loaders.errors import DocumentRejected, FileTooLarge
+from loaders.html_text import heading_path, html_sections, push_heading
+from loaders.pdf_text import page_text
 from loaders.sniff import (
     check_zip_bomb,
     decode_text,
@@ -32,24 +38,12 @@ from loaders.sniff import (
     safe_filename,
 )
 
-HEADING_SEPARATOR = " > "
-_HTML_DROP = (
-    "script", "style", "noscript", "template", "iframe", "svg", "head", "title", "meta", "link",
-    "base", "object", "embed", "canvas", "math",
-)  # fmt: skip
-_HTML_BLOCKS = (
-    "p", "div", "section", "article", "main", "header", "footer", "nav", "aside", "li", "ul",
-    "ol", "dl", "dt", "dd", "tr", "table", "blockquote", "pre", "figure", "figcaption", "form",
-    "hr", "address", "details", "summary",
-)  # fmt: skip
+_log = logging.getLogger(__name__)
 # RuntimeError covers password-protected members and unsupported compression methods.
 _DOCX_ERRORS = (zipfile.BadZipFile, KeyError, ET.ParseError, zlib.error, OSError, EOFError,
                 ValueError, RuntimeError)  # fmt: skip
-_MARK = "\ue000"  # private-use char: cannot occur in cleaned text, marks headings in HTML
-_HTML_HEADING = re.compile(f"{_MARK}([1-6]){_MARK}(.*?){_MARK}")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(---|\.\.\.)[ \t]*(\n|\Z)", re.S)
 _NOT_PARAGRAPH = re.compile(r"^ {0,3}([-*+][ \t]|\d+[.)][ \t]|>|#|\||`{3}|~{3})")
 
@@ -101,10 +95,9 @@ class PdfBytesLoader(_BytesLoader):
         found = False
         for number in range(1, len(reader.pages) + 1):
             try:
-                raw = reader.pages[number - 1].extract_text() or ""
+                text = page_text(reader.pages[number - 1])
             except Exception as exc:  # pypdf raises many types on damaged content streams
                 raise _corrupt("PDF", f"page {number} cannot be read") from exc
-            text = normalize_text(raw)
             found = found or bool(text.strip())
             yield self._doc(text, title=title, page_number=number)
         if not found:
@@ -151,8 +144,31 @@ def _corrupt(kind: str, why: str) -> DocumentRejected:
     )
 
 
-class DocxBytesLoader(_BytesLoader):
-    """The whole DOCX text (docx2txt) as one Document, after a zip-bomb check on the directory."""
+class HtmlBytesLoader(_BytesLoader):
+    """One Document per heading section; chrome dropped, code fenced (see ``html_text``)."""
+
+    format = "html"
+
+    def lazy_load(self) -> Iterator[Document]:
+        yield from self._sections(decode_text(self.data))
+
+    def _sections(self, markup: str, title: str | None = None) -> Iterator[Document]:
+        found, sections = html_sections(markup)
+        for section in sections:
+            yield self._doc(
+                section.text,
+                title=title if title is not None else found,
+                heading_path=section.heading_path,
+                link_spans=section.link_spans,
+            )
+
+
+class DocxBytesLoader(HtmlBytesLoader):
+    """DOCX through mammoth's HTML: one Document per heading section, lists, tables and code.
+
+    The zip directory is checked for a zip bomb before anything is decompressed. A file that
+    mammoth cannot convert falls back to docx2txt's plain text as one Document.
+    """
 
     format = "docx"
 
@@ -161,6 +177,16 @@ class DocxBytesLoader(_BytesLoader):
             with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
                 check_zip_bomb(archive)
                 title = _docx_title(archive)
+        except _DOCX_ERRORS as exc:
+            raise _corrupt("DOCX", "its content is damaged") from exc
+        try:
+            markup = docx_to_html(self.data)
+        except Exception as exc:  # untrusted input: mammoth raises many types on odd files
+            _log.warning("mammoth cannot convert %s (%s); reading its plain text", self.source, exc)
+        else:
+            yield from self._sections(markup, title or "")
+            return
+        try:
             text = docx2txt.process(io.BytesIO(self.data))
         except _DOCX_ERRORS as exc:
             raise _corrupt("DOCX", "its content is damaged") from exc
@@ -177,104 +203,13 @@ def _docx_title(archive: zipfile.ZipFile) -> str | None:
     return cleaned or None
 
 
-class HtmlBytesLoader(_BytesLoader):
-    """One Document per heading section, scripts/styles/comments/head removed."""
-
-    format = "html"
-
-    def lazy_load(self) -> Iterator[Document]:
-        soup = BeautifulSoup(decode_text(self.data), "html.parser")
-        title_tag = soup.find("title")
-        title = title_tag.get_text(" ", strip=True) if title_tag else ""
-        _strip_html(soup)
-        text = normalize_text(_html_to_marked_text(soup))
-        text = "\n".join(line.strip() for line in text.split("\n"))
-        if not title:
-            first_h1 = re.search(f"{_MARK}1{_MARK}(.*?){_MARK}", text)
-            title = first_h1.group(1) if first_h1 else ""
-        stack: list[tuple[int, str]] = []
-        start = 0
-        for match in _HTML_HEADING.finditer(text):
-            yield self._doc(
-                normalize_text(text[start : match.start()]), title=title, heading_path=_path(stack)
-            )
-            stack = _push(stack, int(match.group(1)), match.group(2))
-            start = match.end()
-        yield self._doc(normalize_text(text[start:]), title=title, heading_path=_path(stack))
-
-
-def _strip_html(soup: BeautifulSoup) -> None:
-    for tag in soup.find_all(_HTML_DROP):
-        tag.decompose()
-    for node in soup.find_all(
-        string=lambda s: isinstance(s, Comment | Declaration | Doctype | ProcessingInstruction)
-    ):
-        node.extract()
-
-
-def _html_to_marked_text(soup: BeautifulSoup) -> str:
-    """Text with HTML whitespace rules, block breaks, and headings replaced by markers."""
-    for node in soup.find_all(string=True):
-        cleaned = str(node).replace(_MARK, "")
-        node.replace_with(cleaned if node.find_parent("pre") else re.sub(r"\s+", " ", cleaned))
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for heading in soup.find_all(re.compile(r"^h[1-6]$")):
-        label = heading.get_text(" ", strip=True)
-        heading.replace_with(f"\n{_MARK}{heading.name[1]}{_MARK}{label}{_MARK}\n")
-    for block in soup.find_all(_HTML_BLOCKS):
-        if isinstance(block, Tag):
-            if block.name == "li":  # an ordered list keeps its numbers: steps are read in order
-                block.insert(0, _list_marker(block))
-            if block.name not in ("li", "tr", "dt", "dd"):  # list rows: no blank line between
-                block.insert_before("\n")
-            block.insert_after("\n")
-    for row in soup.find_all("tr"):
-        if isinstance(row, Tag) and _is_header_row(row):
-            # A Markdown separator marks the header, so a reader of the text (the extractive
-            # answerer, an LLM) can name every cell of the rows below by its column.
-            cells = len(row.find_all(["td", "th"], recursive=False))
-            row.insert_after("\n" + " | ".join(["---"] * cells))
-    for cell in soup.find_all(["td", "th"]):
-        if cell.find_next_sibling(["td", "th"]):
-            cell.insert_after(" | ")
-    return soup.get_text()
-
-
-def _list_marker(item: Tag) -> str:
-    """``"3. "`` for the third item of an ``<ol>`` (``start`` respected), else ``"- "``."""
-    parent = item.parent
-    if not isinstance(parent, Tag) or parent.name != "ol":
-        return "- "
-    start = str(parent.get("start") or "1")
-    siblings = item.find_previous_siblings("li")
-    return f"{(int(start) if start.isdigit() else 1) + len(siblings)}. "
-
-
-def _is_header_row(row: Tag) -> bool:
-    """Only ``th`` cells, at least two, in the first row of its table."""
-    cells = row.find_all(["td", "th"], recursive=False)
-    table = row.find_parent("table")
-    first = table.find("tr") if table is not None else None
-    return len(cells) >= 2 and all(c.name == "th" for c in cells) and first is row
-
-
-def _push(stack: list[tuple[int, str]], level: int, label: str) -> list[tuple[int, str]]:
-    kept = [(lvl, text) for lvl, text in stack if lvl < level]
-    return [*kept, (level, label.strip())] if label.strip() else kept
-
-
-def _path(stack: list[tuple[int, str]]) -> str:
-    return HEADING_SEPARATOR.join(label for _, label in stack)
-
-
 class MarkdownBytesLoader(_BytesLoader):
     """One Document per ATX/Setext heading section; front matter stripped, code fences kept."""
 
     format = "markdown"
 
     def lazy_load(self) -> Iterator[Document]:
-        text = normalize_text(decode_text(self.data))
+        text = normalize_keeping_code(decode_text(self.data))
         title = ""
         front = _FRONT_MATTER.match(text)
         if front:
@@ -285,7 +220,7 @@ class MarkdownBytesLoader(_BytesLoader):
         if not title:
             title = next((label for level, label, _, _ in sections if level == 1), "")
         for _, _, path, body in sections:
-            yield self._doc(normalize_text("\n".join(body)), title=title, heading_path=path)
+            yield self._doc(normalize_keeping_code("\n".join(body)), title=title, heading_path=path)
 
 
 def _markdown_sections(lines: list[str]) -> Iterator[tuple[int, str, str, list[str]]]:
@@ -294,20 +229,21 @@ def _markdown_sections(lines: list[str]) -> Iterator[tuple[int, str, str, list[s
     body: list[str] = []
     fence = ""
     for line in lines:
-        opener = _FENCE.match(line)
-        if fence:
-            fence = "" if opener and opener.group(1).startswith(fence) else fence
+        opener = FENCE_LINE.match(line)
+        if fence:  # the same rule as ``find_fences``: a closer is as long, with no info string
+            closes = opener and opener.group(1).startswith(fence) and not opener.group(2).strip()
+            fence = "" if closes else fence
         elif opener:
             fence = opener.group(1)
         else:
             heading = _heading(line, body)
             if heading:
                 level, label = heading
-                yield level, label, _path(stack), body
-                stack, body = _push(stack, level, label), []
+                yield level, label, heading_path(stack), body
+                stack, body = push_heading(stack, level, label), []
                 continue
         body.append(line)
-    yield 0, "", _path(stack), body
+    yield 0, "", heading_path(stack), body
 
 
 def _heading(line: str, body: list[str]) -> tuple[int, str] | None:
@@ -367,7 +303,9 @@ def load_document(
         if not doc.page_content.strip():
             continue
         positional = {
-            k: doc.metadata[k] for k in ("page_number", "heading_path") if k in doc.metadata
+            k: doc.metadata[k]
+            for k in ("page_number", "heading_path", "link_spans")
+            if k in doc.metadata
         }
         doc.metadata.update(copy.deepcopy(extra), **positional)
         sections.append(doc)

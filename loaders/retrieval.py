@@ -57,6 +57,7 @@ class SearchHit:
                     "page_number",
                     "heading_path",
                     "chunk_index",
+                    "navigation",
                     "author",
                     "version",
                     "priority",

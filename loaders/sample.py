@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loaders.knowledge_base import IngestOptions
+from loaders.ingest_options import IngestOptions
 
 SAMPLE_KB_DIR = Path(__file__).with_name("sample_kb")
 MANIFEST = "manifest.json"

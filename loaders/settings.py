@@ -10,10 +10,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VectorStoreName = Literal["local", "pinecone"]
+ChatProviderName = Literal["azure_openai", "bedrock", "openai", "local"]
+
+
+class ProviderTimeouts(BaseModel):
+    """One provider's timeouts in ``LLM_TIMEOUTS`` (seconds; unset: the general value)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect: float | None = Field(default=None, gt=0, le=600)
+    read: float | None = Field(default=None, gt=0, le=3600)
 
 
 class Settings(BaseSettings):
@@ -130,7 +140,8 @@ class Settings(BaseSettings):
         description="How often a worker checks MongoDB for prompt activations made by others.",
     )
 
-    # Auth: unset JWT_SECRET_KEY means a random per-process secret (logged; set it in production).
+    # Auth: unset JWT_SECRET_KEY means, in development, a secret file data_dir/jwt-secret made
+    # once (0600) and shared by every process on that data dir; production refuses to start.
     jwt_secret_key: str | None = Field(default=None, description="HS256 signing secret.")
     jwt_access_ttl_seconds: int = 3600
     jwt_refresh_ttl_seconds: int = 14 * 24 * 3600
@@ -171,6 +182,42 @@ class Settings(BaseSettings):
         default=16.0, description="BM25 saturation: bm25 / (bm25 + k); tuned on the labelled set."
     )
     reranker_model_path: Path | None = None
+
+    # Chat model default and timeouts (the admin's runtime configuration wins over LLM)
+    llm: str | None = Field(
+        default=None, description="Default chat model spec, e.g. local or openai/<model>."
+    )
+    llm_connect_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds to connect; unset: the provider's default (5)."
+    )
+    llm_read_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds to wait for a reply, or in a stream for the first token and each "
+        "next one (never the total); unset: the provider's default (30, local 120).",
+    )
+    llm_timeouts: dict[ChatProviderName, ProviderTimeouts] = Field(
+        default_factory=dict,
+        description='Per provider, over the two above: {"openai": {"connect": 2, "read": 90}}.',
+    )
+
+    # The local model (make local-llm; LLM=local starts its server as a child process)
+    local_llm_url: str | None = Field(
+        default=None, description="An already running llama.cpp server; no child is started."
+    )
+    local_llm_model: Path | None = Field(
+        default=None, description="A GGUF file; unset: the pinned model under data_dir/models."
+    )
+    local_llm_python: Path = Field(
+        default=Path(".venv/llm/bin/python"), description="The venv with llama-cpp-python."
+    )
+    local_llm_n_ctx: int = Field(default=4096, ge=512, description="Context window in tokens.")
+    local_llm_threads: int | None = Field(
+        default=None, ge=1, description="Generating threads; unset: llama.cpp's (half the cores)."
+    )
+    local_llm_start_seconds: float = Field(
+        default=120.0, gt=0, description="How long the server may take to answer at start-up."
+    )
 
     @property
     def embedding_spec(self) -> str:

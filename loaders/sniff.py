@@ -1,7 +1,8 @@
-"""What an upload really is: safe file names, format sniffing, zip-bomb guard, text decoding.
+"""What an upload really is: safe file names, format sniffing, zip-bomb guard, text cleaning.
 
 The client's file name is untrusted and its extension may lie, so the format comes from the
-bytes; the extension only breaks ties between text formats and catches files that lie.
+bytes; the extension only breaks ties between text formats and catches files that lie. Text
+decoding lives in ``loaders.text_decoding``; ``decode_text`` is re-exported here for parsers.
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ import zipfile
 from pathlib import PurePosixPath
 
 from loaders.errors import DocumentRejected, InvalidInput, UnsupportedFormat
+from loaders.text_decoding import BOMS, bom_encoding, decode_text, recording_encodings
+
+__all__ = [
+    "SUPPORTED_FORMATS",
+    "check_zip_bomb",
+    "decode_text",
+    "detect_format",
+    "normalize_text",
+    "recording_encodings",
+    "safe_filename",
+]
 
 SUPPORTED_FORMATS: tuple[str, ...] = ("pdf", "docx", "html", "markdown", "text")
-_SUPPORTED_TEXT = "PDF, DOCX, HTML, Markdown or plain text (UTF-8)"
+_SUPPORTED_TEXT = "PDF, DOCX, HTML, Markdown or plain text"
 DOCX_MAX_UNCOMPRESSED = 50 * 1024 * 1024
 DOCX_MAX_RATIO = 100
 DOCX_MAX_ENTRIES = 5000
@@ -66,13 +78,6 @@ _ZIP_KINDS: tuple[tuple[str, str], ...] = (
     ("ppt/presentation.xml", "a PPTX presentation"),
     ("mimetype", "an OpenDocument or EPUB file"),
 )
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\x00\x00\xfe\xff", "utf-32-be"),
-    (b"\xff\xfe\x00\x00", "utf-32-le"),
-    (b"\xef\xbb\xbf", "utf-8"),
-    (b"\xfe\xff", "utf-16-be"),
-    (b"\xff\xfe", "utf-16-le"),
-)
 _HTML_START = re.compile(
     r"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html)\b", re.I | re.S
 )
@@ -84,7 +89,8 @@ _HTML_TAG = re.compile(
 _MD_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+\S|^\S[^\n]*\n {0,3}(=+|-+)[ \t]*$", re.M)
 _MD_LIST = re.compile(r"^ {0,3}([-*+]|\d+[.)])[ \t]+\S", re.M)
 _MD_FENCE = re.compile(r"^ {0,3}(```|~~~)", re.M)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff\u200b]")
+# C0 (but tab and newlines), DEL, C1 (latin-1 misreadings of cp1252), BOM, zero-width space.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\u200b]")
 
 
 def safe_filename(name: str) -> str:
@@ -167,7 +173,7 @@ def _binary_kind(data: bytes, claimed: str | None) -> str | None:
         weak = len(magic) <= 3 and magic.isalnum()
         if data.startswith(magic) and (not weak or b"\x00" in data[:1024]):
             return description
-    if any(data.startswith(bom) for bom, _ in _BOMS):
+    if any(data.startswith(bom) for bom, _ in BOMS):
         return None
     head = data[:8192]
     if head.count(0) and _looks_utf16(head):
@@ -234,7 +240,7 @@ def check_zip_bomb(archive: zipfile.ZipFile) -> None:
 
 def _text_kind(data: bytes, claimed: str | None) -> str:
     """Pick html, markdown or text for text content; the extension only breaks ties."""
-    encoding, skip = _bom(data)
+    encoding, skip = bom_encoding(data)
     sample = data[skip:65536].decode(encoding, errors="replace").lstrip("\ufeff")
     if _HTML_START.match(sample):
         return "html"
@@ -251,34 +257,6 @@ def _text_kind(data: bytes, claimed: str | None) -> str:
     if headings >= 2 or (headings and signals):
         return "markdown"
     return "text"
-
-
-def decode_text(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM) or BOM-marked UTF-16/32.
-
-    Raises:
-        DocumentRejected: ENCODING_ERROR naming the first bad byte's offset.
-    """
-    encoding, skip = _bom(data)
-    try:
-        return data[skip:].decode(encoding)
-    except UnicodeDecodeError as exc:
-        offset = exc.start + skip
-        label = encoding.upper()
-        raise DocumentRejected(
-            f"The file is not valid {label} text (first bad byte at offset {offset}). "
-            "Save it as UTF-8 and upload it again.",
-            code="ENCODING_ERROR",
-            details={"offset": offset, "encoding": label},
-        ) from exc
-
-
-def _bom(data: bytes) -> tuple[str, int]:
-    """The encoding named by a byte-order mark (UTF-8 without one) and the mark's length."""
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return name, len(bom)
-    return "utf-8", 0
 
 
 def normalize_text(text: str) -> str:

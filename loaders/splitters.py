@@ -1,8 +1,10 @@
 """Parsed sections to embedding-sized chunks, measured in the embedding model's word pieces.
 
 Every strategy works inside one section at a time and produces character spans of it, so
-chunk metadata (page, heading path, offsets) stays exact. A last check re-counts every
-chunk and cuts any that a tokenizer quirk pushed over ``chunk_size``.
+chunk metadata (page, heading path, offsets) stays exact: a chunk's text is its heading prefix
+(``structure``), the fence line re-opening a code block it starts inside, ``section[start:end]``,
+and the fence line closing a code block it ends inside. A last check re-counts every chunk and
+cuts any that a tokenizer quirk pushed over ``chunk_size``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from typing import Protocol
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from loaders.code_text import Fence, dress, find_fences
 from loaders.errors import InvalidInput
+from loaders.navigation import is_navigation
+from loaders.split_blocks import measure_for, structure_spans
 from loaders.tokens import TokenCounter
 
 CHUNKING_STRATEGIES: tuple[str, ...] = ("structure", "fixed", "recursive", "semantic")
@@ -31,7 +36,8 @@ class _Counter(Protocol):
     def encode_offsets(self, text: str) -> list[tuple[int, int]]: ...
 
 
-SpanFn = Callable[[str, int, int, _Counter], list[Span]]
+SpanFn = Callable[[str, int, int, _Counter, list[Fence]], list[Span]]
+ChunkText = Callable[[int, int], str]  # (start, end) -> the chunk's whole text
 
 
 class _CachedCounter:
@@ -100,22 +106,42 @@ def split_documents(
     for section in sections:
         count = _CachedCounter(counter)
         text = section.page_content
+        fences = find_fences(text)
         path = str(section.metadata.get("heading_path") or "")
         prefix = _prefix(path, chunk_size, count) if strategy == "structure" else ""
+        full = _chunk_text(prefix, text, fences)
         budget = chunk_size - count(prefix)
-        spans = _STRATEGIES[strategy](text, budget, min(chunk_overlap, budget // 2), count)
-        spans = _enforce_limit(text, spans, prefix, chunk_size, count)
-        for start, end in _merge_tiny(text, spans, prefix, chunk_size, min_tokens, count):
-            content = prefix + text[start:end]
+        spans = _STRATEGIES[strategy](text, budget, min(chunk_overlap, budget // 2), count, fences)
+        spans = _enforce_limit(text, spans, full, chunk_size, count, fences)
+        links = section.metadata.get("link_spans") or []
+        for start, end in _merge_tiny(text, spans, full, chunk_size, min_tokens, count):
+            content = full(start, end)
             meta = {**section.metadata, "chunk_index": len(chunks), "heading_path": path}
+            meta.pop("link_spans", None)
             meta.update(
                 token_count=count(content),
                 start_position=start,
                 end_position=end,
                 chunking_strategy=strategy,
+                navigation=is_navigation(text, start, end, links),
             )
             chunks.append(Document(page_content=content, metadata=meta))
     return chunks
+
+
+def _chunk_text(prefix: str, text: str, fences: list[Fence]) -> ChunkText:
+    """A chunk's text from its span: heading prefix, fence lines balancing it, the span."""
+
+    def full(start: int, end: int) -> str:
+        head, tail = dress(fences, start, end)
+        return prefix + head + text[start:end] + tail
+
+    return full
+
+
+def _fence_cost(fences: list[Fence], counter: _Counter) -> int:
+    """Word pieces the longest re-opening and closing fence lines add to a chunk."""
+    return max((counter(f.opener + "\n" + f.closer) for f in fences), default=0)
 
 
 def _prefix(path: str, chunk_size: int, counter: _Counter) -> str:
@@ -139,8 +165,11 @@ def _trim(text: str, start: int, end: int) -> Span | None:
     return (start, end) if start < end else None
 
 
-def _fixed_spans(text: str, size: int, overlap: int, counter: _Counter) -> list[Span]:
+def _fixed_spans(
+    text: str, size: int, overlap: int, counter: _Counter, fences: list[Fence] | None = None
+) -> list[Span]:
     """Windows of ``size`` word pieces stepping by ``size - overlap``, cut on token offsets."""
+    size -= _fence_cost(fences or [], counter)  # room for the fence lines a window may need
     offsets = counter.encode_offsets(text)
     spans: list[Span] = []
     i = 0
@@ -156,8 +185,11 @@ def _fixed_spans(text: str, size: int, overlap: int, counter: _Counter) -> list[
     return spans
 
 
-def _recursive_spans(text: str, size: int, overlap: int, counter: _Counter) -> list[Span]:
+def _recursive_spans(
+    text: str, size: int, overlap: int, counter: _Counter, fences: list[Fence] | None = None
+) -> list[Span]:
     """LangChain's recursive splitter with token lengths, located back in the section."""
+    size -= _fence_cost(fences or [], counter)
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=size,
         chunk_overlap=overlap,
@@ -178,15 +210,22 @@ def _recursive_spans(text: str, size: int, overlap: int, counter: _Counter) -> l
     return spans
 
 
-def _structure_spans(text: str, size: int, overlap: int, counter: _Counter) -> list[Span]:
-    """The whole section when it fits, else recursive splits inside it."""
+def _structure_spans(
+    text: str, size: int, overlap: int, counter: _Counter, fences: list[Fence]
+) -> list[Span]:
+    """The whole section when it fits, else its blocks packed (see ``split_blocks``)."""
     whole = _trim(text, 0, len(text))
     if whole is None:
         return []
     # More words than ``size`` cannot fit (each word is >= 1 piece): skip counting a long text.
     if len(text.split(None, size)) <= size and counter(text[whole[0] : whole[1]]) <= size:
         return [whole]
-    return _recursive_spans(text, size, overlap, counter)
+
+    def split_long(start: int, end: int, budget: int) -> list[Span]:
+        pieces = _recursive_spans(text[start:end], max(budget, 1), overlap, counter)
+        return [(start + a, start + b) for a, b in pieces]
+
+    return structure_spans(text, size, overlap, measure_for(text, fences, counter), split_long)
 
 
 def _sentence_spans(text: str) -> list[Span]:
@@ -201,10 +240,30 @@ def _sentence_spans(text: str) -> list[Span]:
     return [*spans, last] if last else spans
 
 
-def _semantic_spans(text: str, size: int, overlap: int, counter: _Counter) -> list[Span]:
-    """Whole sentences packed up to ``size``; overlap by whole trailing sentences."""
-    sentences = _sentence_spans(text)
+def _semantic_units(text: str, size: int, fences: list[Fence], counter: _Counter) -> list[Span]:
+    """Sentences, except that a fenced code block that fits in ``size`` is one unit."""
+    units = _sentence_spans(text)
+    for fence in fences:
+        if counter(text[fence.open_start : fence.close_end]) <= size:
+            inside = [u for u in units if u[1] > fence.open_start and u[0] < fence.close_end]
+            if inside:
+                block = (min(inside[0][0], fence.open_start), max(inside[-1][1], fence.close_end))
+                units = [u for u in units if u not in inside]
+                units.append(block)
+    return sorted(units)
+
+
+def _semantic_spans(
+    text: str, size: int, overlap: int, counter: _Counter, fences: list[Fence] | None = None
+) -> list[Span]:
+    """Whole sentences (and code blocks) packed up to ``size``; overlap by whole sentences.
+
+    A sentence ending with ":" starts the next chunk rather than end this one, so a lead-in
+    stays with the code block or list it introduces.
+    """
+    sentences = _semantic_units(text, size, fences or [], counter)
     counts = [counter(text[s:e]) for s, e in sentences]
+    size -= _fence_cost(fences or [], counter)
     spans: list[Span] = []
     i = 0
     while i < len(sentences):
@@ -217,6 +276,9 @@ def _semantic_spans(text: str, size: int, overlap: int, counter: _Counter) -> li
         while j < len(sentences) and total + counts[j] <= size:
             total += counts[j]
             j += 1
+        lead = sentences[j - 1]
+        if j < len(sentences) and j - 1 > i and text[lead[0] : lead[1]].endswith(":"):
+            j -= 1
         spans.append((sentences[i][0], sentences[j - 1][1]))
         if j == len(sentences):
             break
@@ -229,25 +291,27 @@ def _semantic_spans(text: str, size: int, overlap: int, counter: _Counter) -> li
 
 
 def _enforce_limit(
-    text: str, spans: list[Span], prefix: str, size: int, counter: _Counter
+    text: str, spans: list[Span], full: ChunkText, size: int, counter: _Counter, fences: list[Fence]
 ) -> list[Span]:
     """Trim every span and cut any chunk still over ``size`` into exact token windows."""
-    budget = size - counter(prefix)
+    budget = size - counter(full(0, 0)) - _fence_cost(fences, counter)  # (0, 0): bare prefix
     out: list[Span] = []
     for raw in spans:
         span = _trim(text, *raw)
         if span is None:
             continue
         s, e = span
-        if counter(prefix + text[s:e]) <= size:
-            out.append(span)
+        if any(f.open_end < s < f.close_start for f in fences):
+            s = text.rfind("\n", 0, s) + 1  # inside code, a line's indentation is content
+        if counter(full(s, e)) <= size:
+            out.append((s, e))
         else:
             out += [(s + a, s + b) for a, b in _fixed_spans(text[s:e], budget, 0, counter)]
     return out
 
 
 def _merge_tiny(
-    text: str, spans: list[Span], prefix: str, size: int, min_tokens: int, counter: _Counter
+    text: str, spans: list[Span], full: ChunkText, size: int, min_tokens: int, counter: _Counter
 ) -> list[Span]:
     """Merge chunks under ``min_tokens`` into a neighbour of the same section.
 
@@ -258,17 +322,18 @@ def _merge_tiny(
     pending = list(spans)
     while pending:
         s, e = pending.pop(0)
-        if counter(prefix + text[s:e]) >= min_tokens:
+        if counter(full(s, e)) >= min_tokens:
             out.append((s, e))
-        elif out and counter(prefix + text[out[-1][0] : e]) <= size:
+        elif out and counter(full(out[-1][0], e)) <= size:
             out[-1] = (out[-1][0], e)
-        elif pending and counter(prefix + text[s : pending[0][1]]) <= size:
+        elif pending and counter(full(s, pending[0][1])) <= size:
             pending[0] = (s, pending[0][1])
         elif out:
             window = text[out[-1][0] : e]
             offsets = counter.encode_offsets(window)
-            start = out[-1][0] + offsets[max(0, len(offsets) - (size - counter(prefix)))][0]
-            if counter(prefix + text[start:e]) <= size:
+            room = size - counter(full(0, 0))
+            start = out[-1][0] + offsets[max(0, len(offsets) - room)][0]
+            if counter(full(start, e)) <= size:
                 out.append((start, e))
     return out
 

@@ -32,6 +32,8 @@ from loaders.records import KnowledgeBaseRecords
 from loaders.retrieval import HybridSearcher, SearchLimits
 from loaders.settings import Settings
 from loaders.tokens import TokenCounter
+from loaders.unit_vectors import COLLECTION as UNIT_VECTORS
+from loaders.unit_vectors import UnitVectors
 from loaders.vectorstores import make_vector_store
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Services:
     jobs: JobStore
     worker: IngestionWorker
     searcher: HybridSearcher
+    unit_vectors: UnitVectors
     mongo_server: EmbeddedMongo | None = None
     lock_file: IO[str] | None = None
     cache: KeyValueCache = field(default_factory=InProcessKV)
@@ -127,6 +130,7 @@ def build_services(settings: Settings, *, start_worker: bool = True) -> Services
         dense = make_vector_store(settings, embeddings, dimension=dim)
         keyword = KeywordIndex(settings.data_dir / "keyword.sqlite")
         store = KnowledgeStore(dense, keyword)
+        unit_vectors = UnitVectors(db[UNIT_VECTORS], embeddings, spec)
         kb = KnowledgeBase(
             records=KnowledgeBaseRecords(db),
             store=store,
@@ -137,6 +141,7 @@ def build_services(settings: Settings, *, start_worker: bool = True) -> Services
             max_tokens=max_tokens,
             min_chunk_tokens=settings.min_chunk_tokens,
             max_upload_bytes=settings.max_upload_bytes,
+            unit_vectors=unit_vectors,
         )
         jobs = JobStore(db)
         worker = IngestionWorker(kb, jobs, settings.data_dir / "uploads")
@@ -166,6 +171,7 @@ def build_services(settings: Settings, *, start_worker: bool = True) -> Services
         jobs=jobs,
         worker=worker,
         searcher=searcher,
+        unit_vectors=unit_vectors,
         mongo_server=mongo_server,
         lock_file=lock,
         cache=make_kv(settings),

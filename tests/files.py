@@ -1,4 +1,5 @@
-"""Real files generated for tests: PDF, DOCX, PNG, an encrypted PDF and a DOCX zip bomb."""
+"""Real files generated for tests: PDF, DOCX (plain, rich, bodiless), PNG, an encrypted PDF, a
+DOCX zip bomb."""
 
 from __future__ import annotations
 
@@ -80,4 +81,89 @@ def zip_bomb() -> bytes:
             block = bytes(1 << 20)
             for _ in range(300):
                 member.write(block)
+    return buf.getvalue()
+
+
+def make_rich_docx(tmp_path: Path) -> bytes:
+    """A DOCX with what support articles use: headings, lists, a table, code and a link-free
+    body. Code comes both ways Word has: a "Code" paragraph style and runs in Courier New."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    document.core_properties.title = "Installing the agent"
+    document.add_heading("Installing the agent", level=1)
+    document.add_paragraph("Before you start, check these points:")
+    document.add_paragraph("You are an administrator", style="List Bullet")
+    document.add_paragraph("Port 8443 is open", style="List Bullet")
+    document.add_heading("On Linux", level=2)
+    document.add_paragraph("Open a terminal", style="List Number")
+    document.add_paragraph("Run the installer", style="List Number")
+    document.add_paragraph("Run this command:")
+    document.styles.add_style("Code", WD_STYLE_TYPE.PARAGRAPH)
+    for line in ("curl -sSL https://example.com/install.sh | sh", "agent --version"):
+        document.add_paragraph(line, style="Code")
+    mixed = document.add_paragraph("Then restart it with ")
+    mixed.add_run("systemctl restart agent").font.name = "Courier New"
+    mixed.add_run(".")
+    document.add_paragraph().add_run("    agent status --verbose").font.name = "Consolas"
+    document.add_heading("Settings", level=2)
+    table = document.add_table(rows=3, cols=2)
+    rows = [("Key", "Default"), ("port", "8443"), ("log", "info")]
+    for row, cells in zip(table.rows, rows, strict=True):
+        for cell, text in zip(row.cells, cells, strict=True):
+            cell.text = text
+    for cell in table.rows[0].cells:
+        cell.paragraphs[0].runs[0].bold = True
+    path = tmp_path / "rich.docx"
+    document.save(str(path))
+    return path.read_bytes()
+
+
+def make_lines_pdf(tmp_path: Path, lines: list[list[tuple[str, str]]]) -> bytes:
+    """A one-page PDF, one line after another, each line made of ``(font, text)`` runs.
+
+    "Vera" is a TrueType font with a real "•" glyph (the standard fonts' encoding loses it).
+    """
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(TTFont("Vera", "Vera.ttf"))
+    path = tmp_path / "lines.pdf"
+    pdf = canvas.Canvas(str(path))
+    for n, runs in enumerate(lines):
+        line = pdf.beginText(72, 720 - 14 * n)
+        for font, text in runs:
+            line.setFont(font, 10)
+            line.textOut(text)
+        pdf.drawText(line)
+    pdf.showPage()
+    pdf.save()
+    return path.read_bytes()
+
+
+def make_code_pdf(tmp_path: Path) -> bytes:
+    """A PDF page with a lead-in, two Courier code lines, bullets and an inline Courier run."""
+    return make_lines_pdf(
+        tmp_path,
+        [
+            [("Helvetica", "To install the client, run:")],
+            [("Courier", "pip install supportbot")],
+            [("Courier", "    --upgrade")],
+            [("Vera", "\u2022 Works on Linux")],
+            [("Vera", "\u2022 Works on macOS")],
+            [("Helvetica", "Use "), ("Courier", "supportbot --help"), ("Helvetica", ".")],
+        ],
+    )
+
+
+def docx_without_body() -> bytes:
+    """A DOCX-shaped zip whose document has paragraphs but no ``w:body``: mammoth refuses it,
+    docx2txt still reads its words."""
+    ns = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    xml = f"<w:document {ns}><w:p><w:r><w:t>Words without a body.</w:t></w:r></w:p></w:document>"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("word/document.xml", xml)
     return buf.getvalue()

@@ -10,13 +10,13 @@ random key would make every stored phone number unreadable after a restart.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from app.auth.dev_secrets import read_or_create
 from loaders.errors import SupportbotError
 from loaders.settings import Settings
 
@@ -89,21 +89,9 @@ def require_pii_key(settings: Settings) -> None:
 
 def _dev_key(data_dir: Path) -> str:
     """The development key file, created with 0600 on first use (never in production)."""
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = data_dir / f".{KEY_FILE}.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(Fernet.generate_key().decode())
-        try:
-            os.link(tmp, path)  # atomic and never overwrites: a reader sees a whole key or none
-            log.warning("PII_ENCRYPTION_KEY is not set: created development key file %s", path)
-        except FileExistsError:  # another worker won the race: use theirs
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
+    return read_or_create(
+        data_dir / KEY_FILE, lambda: Fernet.generate_key().decode(), "PII_ENCRYPTION_KEY"
+    )
 
 
 def cipher_from_settings(settings: Settings) -> PiiCipher:

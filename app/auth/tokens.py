@@ -2,44 +2,41 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 import jwt
 
+from app.auth.dev_secrets import read_or_create
 from app.auth.errors import InvalidToken, TokenExpired
 from loaders.errors import SupportbotError
 from loaders.settings import Settings
 
-log = logging.getLogger(__name__)
 ALGORITHM = "HS256"
 ISSUER = "supportbot"
 TokenType = Literal["access", "refresh"]
-
-
-@lru_cache(maxsize=1)
-def _ephemeral_secret() -> str:
-    log.warning(
-        "JWT_SECRET_KEY is not set: using a random per-process secret; tokens will not "
-        "survive a restart or work across workers. Set JWT_SECRET_KEY."
-    )
-    return secrets.token_urlsafe(48)
+SECRET_FILE = "jwt-secret"
 
 
 def signing_secret(settings: Settings) -> str:
-    """The configured secret; production refuses to run without one."""
+    """The configured secret; in development a file under ``DATA_DIR``; production refuses.
+
+    The development file (``jwt-secret``, mode 0600) is made once, like the PII key, so tokens
+    survive a restart and every process on one data dir accepts the others' tokens.
+    """
     if settings.jwt_secret_key:
         return settings.jwt_secret_key
-    if settings.app_env.lower() in {"production", "prod"}:
+    if settings.is_production:
         raise SupportbotError(
             "JWT_SECRET_KEY must be set in production.", code="AUTH_NOT_CONFIGURED", status=503
         )
-    return _ephemeral_secret()
+    return read_or_create(
+        Path(settings.data_dir) / SECRET_FILE, lambda: secrets.token_urlsafe(48), "JWT_SECRET_KEY"
+    )
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def fp32_baseline(texts: list[str]) -> float:
 
 
 def run(n_chunks: int) -> dict[str, Any]:
-    from loaders.knowledge_base import IngestOptions
+    from loaders.ingest_options import IngestOptions
 
     stages: dict[str, float] = defaultdict(float)
     chunk_texts: list[str] = []

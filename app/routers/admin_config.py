@@ -24,7 +24,8 @@ from loaders.stack import Services
 
 router = APIRouter(prefix="/api/v1/admin/config", tags=["admin"])
 Admin = Annotated[dict[str, Any], Depends(require_role("admin"))]
-_NULLABLE = {"fallback_model", "toxicity_threshold"}  # null clears these; elsewhere: not set
+# null clears these; elsewhere: not set
+_NULLABLE = {"fallback_model", "toxicity_threshold", "connect_timeout", "read_timeout"}
 
 # ``strict``: "true" is not a boolean and "5" is not a number in a configuration change.
 Num = Annotated[float, Field(strict=True)]
@@ -35,11 +36,22 @@ class _Section(BaseModel):
 
 
 class LlmProvider(_Section):
-    active: str | None = Field(None, description="extractive | azure-openai | aws-bedrock | openai")
+    active: str | None = Field(
+        None, description="extractive | local | azure-openai | aws-bedrock | openai"
+    )
     model: str | None = Field(None, max_length=200, description="Deployment, model id or name.")
     temperature: Num | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=32768, strict=True)
     fallback_model: str | None = Field(None, max_length=200, description="'provider/model'.")
+    connect_timeout: Num | None = Field(
+        None, gt=0, le=600, description="Seconds; null: the provider's default."
+    )
+    read_timeout: Num | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="Seconds for the reply, or per token when streaming; null: the provider's.",
+    )
 
 
 class EmbeddingProvider(_Section):

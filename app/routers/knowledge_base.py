@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from app.auth.deps import authenticated_user, require_role
 from app.deps import get_services
 from app.envelope import ok
+from loaders.document_records import options_from_record
 from loaders.errors import DocumentRejected, FileTooLarge, InvalidInput, SupportbotError
-from loaders.knowledge_base import IngestOptions, options_from_record
+from loaders.ingest_options import IngestOptions
 from loaders.records import utcnow
 from loaders.sniff import detect_format
 from loaders.stack import Services
@@ -184,6 +185,7 @@ def ingestion_status(
                 "chunks_deleted": result.get("chunks_deleted", 0),
                 "vector_ids": result.get("vector_ids", []),
                 "unchanged": result.get("status") == "unchanged",
+                "encoding": result.get("encoding"),  # text uploads; null for PDF/DOCX
                 "errors": job.get("errors", []),
             },
             "created_at": job["created_at"],

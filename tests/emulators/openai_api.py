@@ -9,9 +9,10 @@ Embedding vectors are derived from a hash of each input and are deliberately *no
 length, so tests can see that our code normalises them. Chat answers are deterministic
 (``"<model> says: <last user message>"``), plain or streamed as SSE (with a usage chunk when
 ``stream_options.include_usage``); ``script(model, ...)`` queues behaviours per deployment or
-model (429 with Retry-After, 5xx, 400, a slow answer past the client's timeout, a chosen text)
-that are used up one request at a time, before the default answer resumes. Slow answers wait
-outside the emulator's lock, so other requests are served meanwhile.
+model (429 with Retry-After, 5xx, 400, a slow answer past the client's timeout, a stream whose
+first token or every next one is slow, a chosen text) that are used up one request at a time,
+before the default answer resumes. Slow answers wait outside the emulator's lock, so other
+requests are served meanwhile.
 """
 
 from __future__ import annotations
@@ -69,10 +70,17 @@ class Behaviour:
     delay: float = 0.0  # seconds before the response starts
     token_delay: float = 0.0  # seconds between streamed chunks
     retry_after: float | None = None
+    first_token_delay: float = 0.0  # streams: headers and role chunk at once, then this wait
 
 
 def answer(text: str | None = None, *, token_delay: float = 0.0) -> Behaviour:
     return Behaviour(text=text, token_delay=token_delay)
+
+
+def slow_first_token(delay: float, text: str | None = None) -> Behaviour:
+    """A stream that starts at once (headers, role chunk) but computes ``delay`` s before its
+    first token, as llama.cpp does while it reads a long prompt on a CPU."""
+    return Behaviour(text=text, first_token_delay=delay)
 
 
 def rate_limited(retry_after: float | None = 0.05) -> Behaviour:
@@ -103,6 +111,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     token_delay: float = 0.0
+    first_token_delay: float = 0.0  # after the first event (the role chunk)
 
     def payload(self) -> list[bytes]:
         if self.events is None:
@@ -140,7 +149,8 @@ class _ChatHandler(_Handler):
             self.send_header(name, value)
         self.end_headers()
         for i, part in enumerate(parts):
-            if i and reply.token_delay and closing.wait(reply.token_delay):
+            wait = reply.token_delay + (reply.first_token_delay if i == 1 else 0.0)
+            if i and wait and closing.wait(wait):
                 return
             self.wfile.write(part)
             self.wfile.flush()
@@ -246,7 +256,8 @@ class OpenAIEmulator(JsonApiEmulator):
             return Reply(200, body_out, delay=step.delay)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         events = _stream_events(head, text, usage if include_usage else None)
-        return Reply(200, events=events, delay=step.delay, token_delay=step.token_delay)
+        return Reply(200, events=events, delay=step.delay, token_delay=step.token_delay,
+                     first_token_delay=step.first_token_delay)  # fmt: skip
 
 
 def _model_of(request: RecordedRequest) -> str:

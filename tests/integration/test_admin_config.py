@@ -8,6 +8,7 @@ model an admin switches to.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from loaders.mongo import connect
 from loaders.sample import SAMPLE_KB_DIR, options_for, read_manifest
 from loaders.stack import Services
 from tests.auth_fixtures import TestUser, make_user
-from tests.emulators.openai_api import OpenAIEmulator, answer
+from tests.emulators.openai_api import OpenAIEmulator, answer, slow
 from tests.kb_fixtures import make_services
 
 pytestmark = pytest.mark.integration
@@ -140,7 +141,8 @@ def test_admin_switches_the_model_and_the_next_answer_comes_from_it(
     }  # fmt: skip
     got = client.get(URL, headers=admin.headers).json()["data"]
     assert got["llm_provider"] == {"active": "openai", "model": "gpt-admin", "temperature": 0.3,
-                                   "max_tokens": 77, "fallback_model": None}  # fmt: skip
+                                   "max_tokens": 77, "fallback_model": None,
+                                   "connect_timeout": None, "read_timeout": None}  # fmt: skip
     assert got["version"] == saved["version"] and got["updated_by"] == admin.user_id
 
     emu.clear_requests()
@@ -163,6 +165,32 @@ def test_admin_switches_the_model_and_the_next_answer_comes_from_it(
     emu.script("gpt-admin", answer(GROUNDED))
     say(client, user, QUESTION, temperature=None, model="")
     assert emu.chat_requests("gpt-admin")[0].body["temperature"] == 0.3
+
+
+def test_the_admins_read_timeout_bounds_the_next_turn_without_a_retry(
+    client: TestClient, admin: TestUser, emu: OpenAIEmulator
+) -> None:
+    saved = ok_put(client, admin, {"llm_provider": {"active": "openai", "model": "gpt-admin",
+                                                    "read_timeout": 0.5}})  # fmt: skip
+    assert "llm_provider.read_timeout" in saved["changes"]
+    got = client.get(URL, headers=admin.headers).json()["data"]["llm_provider"]
+    assert got["read_timeout"] == 0.5 and got["connect_timeout"] is None
+    emu.clear_requests()
+    emu.script("gpt-admin", slow(3.0), slow(3.0), slow(3.0))
+    try:
+        start = time.perf_counter()
+        turn = say(client, admin, QUESTION)
+        elapsed = time.perf_counter() - start
+        assert provider_of(client, admin, turn) == "extractive"  # the fallback answered
+        assert elapsed < 2.5  # 0.5 s for the model, not the 3 s it would take
+        assert len(emu.chat_requests("gpt-admin")) == 1  # retries=2, yet never retried
+        emu.scripts.clear()
+        emu.clear_requests()
+        emu.script("gpt-admin", slow(1.0, GROUNDED))
+        ok_put(client, admin, {"llm_provider": {"read_timeout": None}})  # null: provider's 30 s
+        assert provider_of(client, admin, say(client, admin, QUESTION)) == "openai/gpt-admin"
+    finally:
+        emu.scripts.clear()
 
 
 def test_langserve_playground_defaults_do_not_override_the_admin(
@@ -215,6 +243,12 @@ def test_input_length_limit_follows_the_configuration(client: TestClient, admin:
         ({"llm_provider": {"modle": "x"}}, 422, "VALIDATION_ERROR", "modle"),
         ({"llm_provider": {"temperature": 5}}, 422, "VALIDATION_ERROR", "temperature"),
         ({"llm_provider": {"max_tokens": 0}}, 422, "VALIDATION_ERROR", "max_tokens"),
+        ({"llm_provider": {"read_timeout": 0}}, 422, "VALIDATION_ERROR", "read_timeout"),
+        ({"llm_provider": {"read_timeout": "30"}}, 422, "VALIDATION_ERROR", "read_timeout"),
+        ({"llm_provider": {"connect_timeout": 601}}, 422, "VALIDATION_ERROR", "connect_timeout"),
+        ({"llm_provider": {"active": "local"}}, 422, "PROVIDER_NOT_CONFIGURED", "make local-llm"),
+        ({"llm_provider": {"active": "local", "model": "qwen"}}, 422, "MODEL_REQUIRES_PROVIDER",
+         "one model"),
         ({"retrieval_config": {"top_k": 0}}, 422, "VALIDATION_ERROR", "top_k"),
         ({"retrieval_config": {"top_k": 500}}, 422, "TOP_K_OUT_OF_RANGE", "MAX_TOP_K"),
         ({"retrieval_config": {"min_relevance_score": 1.5}}, 422, "VALIDATION_ERROR", "min_rel"),

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -200,13 +201,13 @@ def test_create_admin_cli(
     assert me(client, r.json()["data"]["access_token"]).json()["data"]["role"] == "admin"
 
 
-def test_signing_secret_is_required_in_production() -> None:
+def test_signing_secret_is_required_in_production(tmp_path: Path) -> None:
     with pytest.raises(SupportbotError) as info:
-        signing_secret(Settings(app_env="production", jwt_secret_key=None))
+        signing_secret(Settings(app_env="production", jwt_secret_key=None, data_dir=tmp_path))
     assert info.value.code == "AUTH_NOT_CONFIGURED"
-    dev = Settings(app_env="development", jwt_secret_key=None)
+    dev = Settings(app_env="development", jwt_secret_key=None, data_dir=tmp_path)
     first = signing_secret(dev)
-    assert len(first) >= 32 and signing_secret(dev) == first  # random, stable per process
+    assert len(first) >= 32 and signing_secret(dev) == first  # random, kept in DATA_DIR
     assert signing_secret(Settings(jwt_secret_key=SECRET)) == SECRET
 
 

@@ -56,3 +56,34 @@ def test_unrelated_question_does_not_inherit_the_previous_topic(client: TestClie
     unrelated = say(client, sid, "What is the boiling point of tungsten on Mars?")
     assert unrelated["sources"] == []
     assert "30 minutes" not in unrelated["content"]
+
+
+def test_a_follow_up_on_a_new_topic_is_answered_on_its_own(client: TestClient) -> None:
+    r = client.post("/api/v1/chat/sessions/initialize", json={"channel": "web"})
+    sid = str(r.json()["data"]["session_id"])
+    assert say(client, sid, "How do I reset my password?")["sources"]
+    # "it" would carry the password topic; the question is about paying, which it can answer.
+    paying = say(client, sid, "Can I pay for it by bank transfer with an invoice?")
+    titles = [s["title"].lower() for s in paying["sources"]]
+    assert titles and not any("password" in t for t in titles)
+    assert "password" not in paying["content"].lower()
+
+
+def test_i_dont_know_has_confidence_zero(client: TestClient) -> None:
+    r = client.post("/api/v1/chat/sessions/initialize", json={"channel": "web"})
+    sid = str(r.json()["data"]["session_id"])
+    out = say(client, sid, "What is the boiling point of tungsten on Mars?")
+    assert out["sources"] == [] and out["confidence_score"] == 0
+
+
+def test_answer_units_are_embedded_at_ingestion_and_only_read_in_a_turn(
+    client: TestClient,
+) -> None:
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    stored = services.db["knowledge_base_unit_vectors"]
+    before = stored.count_documents({})
+    assert before > 100  # the sample KB's units, embedded when it was ingested
+    r = client.post("/api/v1/chat/sessions/initialize", json={"channel": "web"})
+    sid = str(r.json()["data"]["session_id"])
+    assert say(client, sid, "How many reset emails can I request per hour?")["sources"]
+    assert stored.count_documents({}) == before  # every unit of the passages was there

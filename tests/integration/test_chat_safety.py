@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.bench.retrieval_quality import ingest_sample
 from app.main import create_app
-from loaders.knowledge_base import IngestOptions
+from loaders.ingest_options import IngestOptions
 from loaders.mongo import EmbeddedMongo
 from loaders.stack import Services
 from tests.auth_fixtures import make_user

@@ -177,6 +177,8 @@ def test_http_target_runs_items_through_the_rest_api(local: LocalTarget) -> None
         assert turn.passages and turn.passages[0].source == "password-reset.txt"
         assert "30 minutes" in turn.passages[0].text and not turn.passages[0].text.endswith("…")
         assert turn.timings["retrieve"] > 0 and turn.latency_ms > 0
+        assert turn.confidence is not None and 0.0 < turn.confidence <= 1.0  # the REST value
+        assert target.for_dataset("python_faq") is target  # a server has one corpus
         records = run_items(
             target,
             [by_id["q001"], by_id["q068"], attack],

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from app.cli import main as cli_main
+from loaders.ingest_options import IngestOptions
 from loaders.jobs import IngestionWorker
-from loaders.knowledge_base import IngestOptions
 from loaders.sample import SAMPLE_KB_DIR, read_manifest
 from loaders.stack import Services
 from tests.kb_fixtures import counts, make_services

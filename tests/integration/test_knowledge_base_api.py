@@ -253,7 +253,7 @@ def test_bad_files_end_as_failed_jobs_with_reasons(
         "corrupt.pdf": (b"%PDF-1.7\n" + b"\x00garbage" * 50, "CORRUPT_FILE"),
         "locked.pdf": (encrypted_pdf(tmp_path, "secret"), "ENCRYPTED_PDF"),
         "bomb.docx": (zip_bomb(), "ZIP_BOMB"),
-        "latin1.txt": ("Café crème brûlée — prix 5 €".encode("cp1252"), "ENCODING_ERROR"),
+        "garbled.txt": (b"Price: " + bytes(range(0x80, 0x100)) * 3, "ENCODING_ERROR"),
     }
     before = counts(svc)
     for name, (data, code) in cases.items():

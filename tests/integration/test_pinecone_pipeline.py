@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from loaders.knowledge_base import IngestOptions
+from loaders.ingest_options import IngestOptions
 from loaders.stack import Services
 from tests.emulators.pinecone import PineconeEmulator
 from tests.kb_fixtures import make_services

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import time
 import tracemalloc
 import zipfile
@@ -122,12 +123,14 @@ def test_docx_zip_bomb_refused_quickly_without_inflating(zip_bomb: bytes) -> Non
     assert peak < 20 * 1024 * 1024  # 300 MB inflated would blow far past this
 
 
-def test_latin1_text_is_encoding_error() -> None:
-    data = "Prix: 10 €, café crème".encode("cp1252")
+def test_bytes_no_encoding_explains_are_encoding_error() -> None:
+    """cp1252 text now decodes (tests/unit/test_text_decoding.py); random high bytes do not."""
+    rng = random.Random(9)
+    data = b"Prix: " + bytes(rng.randrange(0x80, 0x100) for _ in range(400))
     with pytest.raises(DocumentRejected) as err:
         load_document(data, "prices.txt")
     assert err.value.code == "ENCODING_ERROR"
-    assert "offset 9" in err.value.message and "UTF-8" in err.value.message
+    assert "offset 6" in err.value.message and "UTF-8" in err.value.message
 
 
 def test_utf16_without_bom_is_encoding_error() -> None:

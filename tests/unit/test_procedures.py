@@ -8,8 +8,8 @@ from pathlib import Path
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from chains.extractive import DONT_KNOW, ExtractiveChatModel, Passage, passages_message
-from chains.passage_text import ELLIPSIS, candidates
 from loaders.parsers import load_document
+from loaders.units import ELLIPSIS, candidates
 
 KB = Path(__file__).resolve().parents[2] / "loaders" / "sample_kb"
 CITATION = re.compile(r" \[(\d+)\]")

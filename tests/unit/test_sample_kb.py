@@ -12,7 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
-from loaders.knowledge_base import DOCUMENT_TYPES, PRIORITIES
+from loaders.ingest_options import DOCUMENT_TYPES, PRIORITIES
 from loaders.sample import SAMPLE_KB_DIR as KB_DIR
 from loaders.sample import read_manifest, sample_items
 

@@ -247,3 +247,168 @@ def test_missing_tokenizer_dir_is_a_clear_error(tmp_path: object) -> None:
     with pytest.raises(SupportbotError) as err:
         load_tokenizer(str(tmp_path))
     assert err.value.code == "TOKENIZER_NOT_FOUND"
+
+
+# --- code blocks, lead-ins and navigation (issue 9) ---------------------------------------
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
+CODE = "\n".join(f"    step_{n} = configure(option_{n}, retries={n})" for n in range(24))
+HOWTO = (
+    "The agent reads its settings at start-up and keeps them until it restarts, so any change "
+    "to the configuration file needs a restart before it takes effect on the running service.\n\n"
+    "To apply the new configuration, run:\n\n```bash\nsudo systemctl restart agent\n"
+    "agent status --verbose\n```\n\n"
+    "The status command prints the loaded settings; compare them with the file you edited."
+)
+
+
+def chunk_text(section: Document, chunk: Document) -> str:
+    """What a chunk must read: heading prefix, re-opened fence, its exact span, closing fence."""
+    text = section.page_content
+    start, end = chunk.metadata["start_position"], chunk.metadata["end_position"]
+    before = list(FENCE.finditer(text[:start]))
+    head = text[before[-1].start() :].split("\n", 1)[0] + "\n" if len(before) % 2 else ""
+    tail = "\n```" if len(FENCE.findall(text[:end])) % 2 else ""
+    path = chunk.metadata["heading_path"]
+    prefix = path + "\n" if chunk.metadata["chunking_strategy"] == "structure" and path else ""
+    return prefix + head + text[start:end] + tail
+
+
+def test_structure_keeps_a_fitting_code_block_whole_with_its_lead_in(
+    counter: TokenCounter,
+) -> None:
+    doc = Document(page_content=HOWTO, metadata={"heading_path": "Agent > Restart"})
+    chunks = split_documents(
+        [doc], strategy="structure", chunk_size=40, chunk_overlap=0, counter=counter
+    )
+    assert len(chunks) == 3
+    assert chunks[1].page_content == (
+        "Agent > Restart\nTo apply the new configuration, run:\n\n"
+        "```bash\nsudo systemctl restart agent\nagent status --verbose\n```"
+    )
+    for chunk in chunks:
+        assert chunk.page_content == chunk_text(doc, chunk)
+
+
+def test_structure_cuts_a_long_code_block_at_lines_and_reopens_fences(
+    counter: TokenCounter,
+) -> None:
+    text = f"Add these lines to the file:\n\n```python\n{CODE}\n```\n\nSave the file."
+    doc = Document(page_content=text, metadata={"heading_path": "Setup"})
+    chunks = split_documents(
+        [doc], strategy="structure", chunk_size=80, chunk_overlap=10, counter=counter
+    )
+    assert len(chunks) >= 4
+    assert chunks[0].page_content.startswith("Setup\nAdd these lines to the file:\n\n```python\n")
+    code_lines = set(CODE.split("\n"))
+    seen: set[str] = set()
+    for chunk in chunks:
+        body = chunk.page_content.split("\n", 1)[1]
+        assert len(FENCE.findall(body)) % 2 == 0, body
+        assert counter(chunk.page_content) <= 80
+        assert chunk.page_content == chunk_text(doc, chunk)
+        lines = body.split("\n")
+        if any(line in code_lines for line in lines):
+            assert lines[0] in ("```python", "Add these lines to the file:")
+            assert lines[-1] == "```" or lines[-1] == "Save the file."
+        seen |= {line for line in lines if line in code_lines}  # whole lines, never cut
+    assert seen == code_lines
+
+
+@pytest.mark.parametrize("strategy", CHUNKING_STRATEGIES)
+@pytest.mark.parametrize("size", [32, 64, 200])
+def test_every_strategy_balances_fences_and_fits(
+    counter: TokenCounter, strategy: str, size: int
+) -> None:
+    text = f"{HOWTO}\n\nThe full example:\n\n```python\n{CODE}\n```\n\n{ARTICLE}"
+    doc = Document(page_content=text, metadata={"heading_path": "Agent"})
+    chunks = split_documents(
+        [doc], strategy=strategy, chunk_size=size, chunk_overlap=size // 4, counter=counter
+    )
+    for chunk in chunks:
+        assert len(FENCE.findall(chunk.page_content)) % 2 == 0, chunk.page_content
+        assert counter(chunk.page_content) <= size
+        assert chunk.metadata["token_count"] == counter(chunk.page_content)
+        start, end = chunk.metadata["start_position"], chunk.metadata["end_position"]
+        assert text[start:end] in chunk.page_content
+
+
+def test_semantic_keeps_code_block_and_lead_in_together(counter: TokenCounter) -> None:
+    doc = Document(page_content=HOWTO, metadata={"heading_path": ""})
+    chunks = split_documents(
+        [doc], strategy="semantic", chunk_size=40, chunk_overlap=0, counter=counter
+    )
+    assert any(
+        c.page_content.startswith("To apply the new configuration, run:\n\n```bash\n")
+        and c.page_content.endswith("agent status --verbose\n```")
+        for c in chunks
+    )
+
+
+def test_structure_keeps_a_lead_in_with_the_list_it_introduces(counter: TokenCounter) -> None:
+    steps = "\n".join(f"{n}. Open panel {n} and confirm the change." for n in range(1, 5))
+    text = f"{ARTICLE.split(chr(10))[0]}\n\nTo reset the workspace:\n\n{steps}"
+    doc = Document(page_content=text, metadata={"heading_path": "Reset"})
+    chunks = split_documents(
+        [doc], strategy="structure", chunk_size=100, chunk_overlap=0, counter=counter
+    )
+    assert len(chunks) == 2
+    assert chunks[-1].page_content == f"Reset\nTo reset the workspace:\n\n{steps}"
+
+
+def navigation_of(text: str, **meta: object) -> list[bool]:
+    doc = Document(page_content=text, metadata={"heading_path": "Help", **meta})
+    counter = TokenCounter.from_model_dir()
+    chunks = split_documents(
+        [doc], strategy="structure", chunk_size=200, chunk_overlap=0, counter=counter
+    )
+    assert all("link_spans" not in c.metadata for c in chunks)
+    return [c.metadata["navigation"] for c in chunks]
+
+
+def test_navigation_marks_a_sphinx_like_contents_list() -> None:
+    from loaders.parsers import load_document
+
+    page = b"""<h1>Library FAQ</h1><div class="contents topic"><p class="topic-title">Contents</p>
+    <ul><li><p><a href="#g">General Library Questions</a></p><ul>
+    <li><p><a href="#f">How do I find a module or application to perform task X?</a></p></li>
+    <li><p><a href="#m">Where is the math.py source file?</a></p></li></ul></li>
+    <li><p><a href="#t">Threads</a></p><ul><li><p><a href="#p">How do I program using
+    threads?</a></p></li></ul></li></ul></div>
+    <h2>General Library Questions</h2><p>Check <a href="/lib">the Library Reference</a> to see
+    if there is a relevant standard library module before you search anywhere else.</p>"""
+    sections = load_document(page, "faq.html").sections
+    counter = TokenCounter.from_model_dir()
+    chunks = split_documents(
+        sections, strategy="structure", chunk_size=200, chunk_overlap=0, counter=counter
+    )
+    assert [(c.metadata["heading_path"], c.metadata["navigation"]) for c in chunks] == [
+        ("Library FAQ", True),
+        ("Library FAQ > General Library Questions", False),
+    ]
+
+
+def test_navigation_marks_markdown_link_lists_and_text_tables_of_contents() -> None:
+    links = "- [Installing](install.md)\n- [Upgrading](upgrade.md)\n- [Removing](remove.md)"
+    assert navigation_of(f"Related articles\n\n{links}") == [True]
+    dotted = "Introduction ........ 3\nInstalling the agent ....... 5\nTroubleshooting ..... 9"
+    assert navigation_of(dotted) == [True]
+    numbered = (
+        "9. Updating\n9.1. How can I keep the agent up to date?\n"
+        "9.1.1. Automatic updates\n9.2. How do I hold back a version?"
+    )
+    assert navigation_of(numbered) == [True]
+
+
+def test_navigation_leaves_answers_and_procedures_unmarked() -> None:
+    answer = (
+        "Invoices are generated on the first business day of every month. You can download "
+        "them from [the billing page](/billing) as PDF files."
+    )
+    assert navigation_of(answer) == [False]
+    procedure = (
+        "1. Open Settings and choose Security.\n2. Click Reset password.\n"
+        "3. Follow the link in the email."
+    )
+    assert navigation_of(procedure) == [False]
+    assert navigation_of(answer, link_spans=[[0, 8], [40, 60]]) == [False]

@@ -92,3 +92,22 @@ def opposed(question: set[str], heading: set[str]) -> bool:
 def asked_topic(question: str) -> str:
     """The question without the words that name the kind of answer ("how often", "steps")."""
     return ASKS_PROCEDURE.sub(" ", ASKS_QUANTITY.sub(" ", question))
+
+
+_WHY = re.compile(r"^\W*(?:why\b|how come\b|what(?:'s| is) the (?:reason|point)\b)", re.I)
+_YES_NO = re.compile(
+    r"^\W*(?:is|are|can|could|does|do|did|will|would|should|has|have|was|were|may|must|shall"
+    r"|isn't|aren't|can't|doesn't|don't|won't)\b",
+    re.I,
+)
+
+
+def question_kind(question: str) -> str:
+    """``howto`` (steps, commands), ``why`` (an explanation), ``yesno`` or ``what`` (a fact)."""
+    if ASKS_PROCEDURE.search(question):
+        return "howto"
+    if _WHY.search(question):
+        return "why"
+    if _YES_NO.search(question):
+        return "yesno"
+    return "what"
