@@ -1,7 +1,8 @@
 """Confidence calibration: a reliability table and the expected calibration error (ECE).
 
 Each scored item contributes its turn's confidence and its outcome (``record["correct"]``: the
-binary ``evals.correct`` metric for an answerable item, "refused" for an unanswerable one).
+binary ``evals.correct`` metric for an answerable item, "refused" for an unanswerable one);
+only answers count, refusals are left out (see ``pairs``).
 Confidences fall into ``BINS`` equal bins, [0, 0.1), [0.1, 0.2) ... [0.9, 1.0] (1.0 in the last).
 ECE is the bin-count-weighted mean of |mean confidence - share correct|: 0 for a bot whose 0.8
 answers are right 80% of the time, large for one that says 0.7 and is usually wrong.
@@ -23,12 +24,23 @@ def bin_of(confidence: float) -> int:
 
 
 def pairs(records: Iterable[dict[str, Any]]) -> list[tuple[float, bool]]:
-    """(confidence, correct) of the records that have both."""
+    """(confidence, correct) of the records that answered and have both.
+
+    Refusals and "I don't know" are left out: their confidence is 0 by definition, so a right
+    refusal would count as "correct at confidence 0", honesty scored as miscalibration.
+    """
     return [
         (float(r["confidence"]), bool(r["correct"]))
         for r in records
-        if r.get("confidence") is not None and r.get("correct") is not None
+        if r.get("confidence") is not None and r.get("correct") is not None and _answered(r)
     ]
+
+
+def _answered(record: dict[str, Any]) -> bool:
+    metrics = record.get("metrics") or {}
+    return metrics.get("answer.answered_rate", 1.0) >= 1.0 and not metrics.get(
+        "answer.refusal_correctness", 0.0
+    )
 
 
 def reliability(points: list[tuple[float, bool]]) -> list[dict[str, Any]]:

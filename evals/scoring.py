@@ -77,17 +77,9 @@ def outcome_metrics(item: EvalItem, turn: Turn, sim: Similarity) -> dict[str, fl
 
 
 def outcome(metrics: dict[str, float]) -> bool | None:
-    """What calibration compares an answer's confidence with: was the answer correct?
-
-    Only answers count. A refusal or "I don't know" has confidence 0 by definition, so scoring
-    a right refusal as "correct at confidence 0" would count honesty as miscalibration.
-    """
-    if "answer.correct_rate" in metrics:
-        answered = metrics.get("answer.answered_rate", 1.0) >= 1.0
-        return bool(metrics["answer.correct_rate"]) if answered else None
-    if "answer.refusal_correctness" in metrics:  # unanswerable: an answer is always wrong
-        return None if metrics["answer.refusal_correctness"] else False
-    return None
+    """An item's outcome: correct (answerable) or refused (unanswerable)."""
+    value = metrics.get("answer.correct_rate", metrics.get("answer.refusal_correctness"))
+    return None if value is None else bool(value)
 
 
 def answer_metrics(item: EvalItem, turn: Turn, sim: Similarity) -> dict[str, float]:

@@ -184,8 +184,11 @@ class DocxBytesLoader(HtmlBytesLoader):
         except Exception as exc:  # untrusted input: mammoth raises many types on odd files
             _log.warning("mammoth cannot convert %s (%s); reading its plain text", self.source, exc)
         else:
-            yield from self._sections(markup, title or "")
-            return
+            sections = [d for d in self._sections(markup, title or "") if d.page_content.strip()]
+            if sections:
+                yield from sections
+                return
+            _log.warning("mammoth found no text in %s; reading its plain text", self.source)
         try:
             text = docx2txt.process(io.BytesIO(self.data))
         except _DOCX_ERRORS as exc:

@@ -12,9 +12,8 @@ out with its column headers. Chunks reach the answerer in the shapes the parsers
 - A lead-in that points at what follows ("run the command:", "as follows") is one unit with
   the code block or list it introduces; alone it would cite a thing the answer lacks, so a
   pointing sentence whose thing is not in the chunk is no unit at all.
-- Two or more consecutive numbered items make one ``steps`` unit (one step a line, numbers
-  kept), cut after ``_STEPS_CHARS`` with a last line ``...``; bulleted runs make a ``list``
-  unit. Each item is still a unit of its own, for questions about one detail.
+- Two or more numbered items make one ``steps`` unit (cut after ``_STEPS_CHARS``, last line
+  ``...``); bulleted runs a ``list`` unit. Each item is still a unit of its own.
 - A list of questions or short titles (a table of contents) is navigation, never an answer.
 
 Everything here is generic text structure: nothing keys on any knowledge base's vocabulary.
@@ -243,7 +242,7 @@ def _joined(text: str) -> list[_Line]:
         if _FENCE.match(raw):
             fence = [raw.strip()]
             continue
-        stripped = _EMPHASIS.sub("", raw).strip()
+        stripped = _plain(raw).strip()
         if not stripped:
             if out:
                 out[-1].open = False
@@ -258,6 +257,12 @@ def _joined(text: str) -> list[_Line]:
     if fence is not None and len(fence) > 1:  # a block the chunk cut off: close it
         out.append(_Line(_code("\n".join([*fence, fence[0][:3]])), "code", open=False))
     return out
+
+
+def _plain(line: str) -> str:
+    """``line`` without Markdown emphasis, except inside inline code (``**kwargs`` stays)."""
+    parts = line.split("`")
+    return "`".join(p if i % 2 else _EMPHASIS.sub("", p) for i, p in enumerate(parts))
 
 
 def _code(block: str) -> str:

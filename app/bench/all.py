@@ -88,6 +88,7 @@ def write(out: str, parts: dict[str, Any]) -> None:
         ("chat", chat.to_markdown),
         ("auth_overhead", auth_overhead.to_markdown),
         ("dashboard", dashboard.to_markdown),
+        ("answers", lambda part: str(part["markdown"])),  # eval figures, see its text
     ]
 
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -208,6 +208,17 @@ LangChain callbacks (langchain issue 19756), in-process graph turns: no callback
 {cb["no_callbacks_ms"]["p50"]} / p95 {cb["no_callbacks_ms"]["p95"]} ms; with a no-op handler
 attached p50 {cb["noop_handler_ms"]["p50"]} / p95 {cb["noop_handler_ms"]["p95"]} ms. The
 server attaches no tracing handler unless LangSmith is configured.
+{_baseline_md(r.get("baseline"))}"""
+
+
+def _baseline_md(base: dict[str, Any] | None) -> str:
+    """The same measurement of an earlier commit, taken in the same session as a baseline."""
+    if not base:
+        return ""
+    return f"""
+Baseline in the same session, `{base["commit"]}` ({base["what"]}): concurrency 1 p50
+{base["c1"]["turn_ms"]["p50"]} / p95 **{base["c1"]["turn_ms"]["p95"]}** ms; 16 clients
+**{base["c16"]["turns_per_s"]}** turns/s.
 """
 
 

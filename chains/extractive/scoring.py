@@ -45,6 +45,10 @@ Embed = Callable[[Sequence[str]], Any]
 
 _NUMBER = re.compile(r"\d")
 _STEP_NUMBER = re.compile(r"^\d+\. ", re.M)
+_SETTLES = re.compile(
+    r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't|only|always|must)\b",
+    re.I,
+)
 _EXPLAINS = re.compile(
     r"\b(?:because|since|so that|reason|due to|in order to|otherwise|therefore|thus|hence)\b", re.I
 )
@@ -162,6 +166,8 @@ def _fit(unit: Unit, q: Question) -> float:
         return FIT_BONUS if actionable or INSTRUCTION.match(unit.text) else 0.0
     if q.kind == "why":
         return FIT_BONUS if _EXPLAINS.search(unit.text) else 0.0
+    if q.kind == "yesno":  # the sentence that settles it says yes, no, only, never...
+        return FIT_BONUS / 2 if unit.kind != "code" and _SETTLES.search(unit.text) else 0.0
     if q.numeric:
         return FIT_BONUS if _NUMBER.search(unit.text) else 0.0
     return 0.0

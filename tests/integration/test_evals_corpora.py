@@ -193,7 +193,12 @@ def test_python_faq_like_run_end_to_end(
     assert set(summary["splits"]["python_faq"]) == {"dev", "test"}
     assert summary["splits"]["python_faq"]["test"]["items"] == 3.0
     cal = summary["calibration"]["python_faq"]
-    assert cal["n"] == 6 and sum(b["count"] for b in cal["bins"]) == 6
+    answered = [  # refusals are left out of calibration: their confidence is 0 by definition
+        i for i in items
+        if i["metrics"].get("answer.answered_rate", 1.0) == 1.0
+        and not i["metrics"].get("answer.refusal_correctness", 0.0)
+    ]  # fmt: skip
+    assert 0 < cal["n"] == len(answered) == sum(b["count"] for b in cal["bins"])
     md = (cli_env / "all" / "report.md").read_text()
     assert "| python_faq | test | 3 |" in md and "### Calibration: python_faq" in md
     assert "Calibration: python_faq" in (cli_env / "all" / "report.html").read_text()

@@ -68,13 +68,20 @@ def test_the_server_answers_through_our_provider_plain_and_streamed(prepared: Se
                 first = time.perf_counter() - start
             tokens.append(str(chunk.content))
         streamed = time.perf_counter() - start
+        passage = (SAMPLE_KB_DIR / "two-factor-authentication.md").read_text()[:2500]
+        long = [SystemMessage(f"Answer from this passage only, citing [1].\n[1] {passage}"),
+                HumanMessage("How do I turn on two-factor authentication?")]  # fmt: skip
+        start = time.perf_counter()
+        long_first = next(time.perf_counter() - start for c in chat.stream(long) if c.content)
     assert produced_by(reply) == "local" and "paris" in str(reply.content).lower()
     assert (reply.usage_metadata or {}).get("output_tokens", 0) > 0
     assert first is not None and len([t for t in tokens if t]) >= 3
     assert "paris" in "".join(tokens).lower()
     assert server.process.poll() is not None and refused(server.url)  # stopped with the block
     print(f"\nlocal model: plain reply {plain:.2f} s; stream: first token {first:.2f} s, "
-          f"{len(tokens)} chunks in {streamed:.2f} s")  # fmt: skip
+          f"{len(tokens)} chunks in {streamed:.2f} s; first token after a ~600-token prompt "
+          f"{long_first:.2f} s")  # fmt: skip
+    assert long_first < 120  # within the local read timeout, which bounds exactly this wait
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +102,25 @@ def svc(
         services.kb.ingest(path.read_bytes(), opts.validated(max_tokens=services.kb.max_tokens))
     yield services
     services.close()
+
+
+def _streamed_turn(client: TestClient, question: str) -> float:
+    """One turn over SSE: seconds until the first ``token`` event (then a ``final`` one)."""
+    start, first, events = time.perf_counter(), None, []
+    with client.stream(
+        "POST",
+        f"/api/v1/chat/sessions/{new_session(client)}/messages",
+        json={"message": question},
+        headers={"accept": "text/event-stream"},
+    ) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                events.append(line.removeprefix("event: "))
+                if events[-1] == "token" and first is None:
+                    first = time.perf_counter() - start
+    assert first is not None and events.count("token") >= 1 and events[-1] == "final", events
+    return first
 
 
 def _requests_served(log: Path) -> int:
@@ -123,8 +149,10 @@ def test_llm_local_app_turns_answer_with_sources_or_fall_back(svc: Services) -> 
                   f"{bot['content'][:160]!r}")  # fmt: skip
             assert bot["content"].strip() and bot["sources"], turn  # answered, or fell back
             assert produced[-1] != "local" or asked >= 1  # a local answer came from the server
-    p95 = statistics.quantiles(seconds, n=20)[-1]
+        firsts = [_streamed_turn(client, q) for q in QUESTIONS[:3:2]]
+    p95 = statistics.quantiles(seconds, n=20, method="inclusive")[-1]
     print(f"\nlocal model turns: p50 {statistics.median(seconds):.1f} s, p95 {p95:.1f} s over "
-          f"{len(seconds)} turns; answered by {produced}")  # fmt: skip
+          f"{len(seconds)} turns; answered by {produced}; streamed: first token after "
+          f"{', '.join(f'{f:.1f}' for f in firsts)} s")  # fmt: skip
     assert set(produced) <= {"local", "extractive"} and "local" in produced, produced
     assert current_url(svc.settings) is None and refused(url)  # stopped with the app

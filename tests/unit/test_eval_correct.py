@@ -213,3 +213,13 @@ def test_ece_is_zero_when_confidence_matches_accuracy() -> None:
     assert cal is not None and cal["n"] == 5 and cal["ece"] == pytest.approx(0.0)
     assert calibration([{"confidence": None, "correct": True}]) is None
     assert ece(reliability([])) is None
+
+
+def test_refusals_are_left_out_of_calibration() -> None:
+    from evals.calibration import pairs
+
+    refused = scored(UNANSWERABLE, REFUSAL, 0.0)
+    dont_know = scored(ANSWERABLE, REFUSAL, 0.0)
+    guessed = scored(UNANSWERABLE, RIGHT, 0.7)
+    answered = scored(ANSWERABLE, RIGHT, 0.9)
+    assert pairs([refused, dont_know, guessed, answered]) == [(0.7, False), (0.9, True)]

@@ -77,3 +77,10 @@ def test_mask_code_hides_brackets_inside_code_only() -> None:
     masked = mask_code(text)
     assert len(masked) == len(text)
     assert "[1]" in masked and "[3]" in masked and "[0]" not in masked and "[2]" not in masked
+
+
+def test_emphasis_is_dropped_but_not_inside_inline_code() -> None:
+    units = candidates("Args\nCollect them with `*args` and `**kwargs` in the **parameter** list.")
+    assert [u.text for u in units] == [
+        "Collect them with `*args` and `**kwargs` in the parameter list."
+    ]
