@@ -13,7 +13,9 @@ explanation. The weights were chosen on the ``dev`` split of the held-out Python
 checked on ``kb_qa``; nothing here keys on any knowledge base's vocabulary.
 
 Without an embedder (unit tests, a bare model) the lexical score stands alone, with its
-stricter gates (two shared terms, a sentence for a fact question).
+stricter gates (two shared terms, a sentence for a fact question). With one, that gated score
+is kept as ``Unit.strict``: the word evidence a weak meaning-only match must also have
+(``ExtractiveChatModel._trusted``).
 """
 
 from __future__ import annotations
