@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
+from app.auth.api_keys import SECRET_PREFIX
 from app.auth.errors import Forbidden, InvalidToken
 from app.auth.service import AuthService, auth_service_for, ensure_active
 from app.deps import get_services
@@ -61,7 +62,10 @@ def _same_origin(request: Request) -> bool:
 def authenticate(request: Request, auth: AuthService) -> dict[str, Any]:
     """The caller, from ``Authorization: Bearer``, ``X-API-Key`` or the login cookie."""
     if request.headers.get("authorization"):
-        principal = user_for_token(auth, bearer_token(request))
+        token = bearer_token(request)
+        # An API key may come as a bearer token too: Prometheus scrapers can only send that.
+        api_key = token.startswith(SECRET_PREFIX)
+        principal = auth.api_keys.principal(token) if api_key else user_for_token(auth, token)
     elif key := request.headers.get(API_KEY_HEADER):
         principal = auth.api_keys.principal(key.strip())
     elif cookie := request.cookies.get(COOKIE_NAME):

@@ -327,3 +327,18 @@ def test_development_key_file_and_first_admin(mongo: Any, tmp_path: Path) -> Non
 def test_settings_parse_cors_list(tmp_path: Path, mongo: Any) -> None:
     s = make_settings(tmp_path, mongo.uri, cors_origins=" https://a.example/ ,,https://b.example")
     assert s.cors_origin_list == ["https://a.example", "https://b.example"]
+
+
+def test_an_api_key_works_as_a_bearer_token_for_scrapers(client: TestClient, svc: Services) -> None:
+    admin = make_user(svc, "admin")
+    body = {"name": "prometheus", "role": "admin"}
+    key = client.post("/api/v1/admin/api-keys", json=body, headers=admin.headers)
+    secret = key.json()["data"]["api_key"]
+    assert client.get("/metrics", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    forged = client.get("/metrics", headers={"Authorization": f"Bearer {secret[:-2]}xx"})
+    assert forged.status_code == 401
+    plain = client.post("/api/v1/admin/api-keys", json={"name": "app"}, headers=admin.headers)
+    user_key = plain.json()["data"]["api_key"]
+    assert (
+        client.get("/metrics", headers={"Authorization": f"Bearer {user_key}"}).status_code == 403
+    )
