@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth.api_keys import SECRET_PREFIX
 from app.auth.deps import API_KEY_HEADER, COOKIE_NAME
 from app.envelope import send_error
 from loaders.rate_windows import Windows, make_windows
@@ -117,10 +118,11 @@ class RateLimiter:
         auth = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, token = auth.partition(" ")
         sub: str | None = None
-        if scheme.lower() == "bearer" and token.strip():
-            sub = self._decode(token.strip())
-        elif key := headers.get(API_KEY_HEADER.encode(), b"").decode("latin-1").strip():
-            owner = self._api_key_owner(scope, key)
+        bearer = token.strip() if scheme.lower() == "bearer" else ""
+        if bearer and not bearer.startswith(SECRET_PREFIX):
+            sub = self._decode(bearer)
+        elif key := bearer or headers.get(API_KEY_HEADER.encode(), b"").decode("latin-1").strip():
+            owner = self._api_key_owner(scope, key)  # an API key, as a header or a bearer
             if owner:
                 return owner
         elif cookie := _cookie(headers.get(b"cookie", b"").decode("latin-1"), COOKIE_NAME):

@@ -182,3 +182,20 @@ def test_the_switch_turns_limits_off(svc: Services, redis_url: str) -> None:
     with client_for(svc, rate_limit_enabled=False, rate_limit_per_minute=1) as client:
         user = make_user(svc)
         assert all(client.get(ME, headers=user.headers).status_code == 200 for _ in range(4))
+
+
+def test_an_api_key_has_its_own_budget_as_a_header_or_a_bearer(
+    svc: Services, redis_url: str
+) -> None:
+    admin = make_user(svc, "admin")
+    with client_for(svc, ip="10.0.0.9", rate_limit_per_minute=2) as client:
+        created = client.post("/api/v1/admin/api-keys", json={"name": "rl"}, headers=admin.headers)
+        secret = created.json()["data"]["api_key"]
+        models = "/api/v1/embeddings/models"
+        assert client.get(models, headers={"X-API-Key": secret}).status_code == 200
+        assert client.get(models, headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+        assert_limited(client.get(models, headers={"Authorization": f"Bearer {secret}"}))
+        principal = created.json()["data"]["principal_id"]
+    raw = redis.Redis.from_url(redis_url)
+    assert raw.zcard(f"ratelimit:{principal}:api") == 2  # one budget, not the IP's
+    assert raw.exists("ratelimit:ip:10.0.0.9:api") == 0
