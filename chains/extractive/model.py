@@ -1,4 +1,4 @@
-"""The offline default chat model: a grounded answer made only of sentences from the passages.
+"""The offline default chat model: a grounded answer made only of units quoted from passages.
 
 How passages reach it (the same code path as a real LLM): the generate node sends the numbered
 passages as text inside the system prompt *and* as data in
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, cast
+from typing import Any, NotRequired, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -56,6 +56,8 @@ class Passage(TypedDict):
     n: int
     title: str
     text: str
+    relevance: NotRequired[float]  # the passage's retrieval relevance (0..1)
+    navigation: NotRequired[bool]  # a table of contents or nav block: never quoted
 
 
 def passages_message(prompt: str, passages: Sequence[Passage]) -> SystemMessage:
@@ -66,7 +68,7 @@ def passages_message(prompt: str, passages: Sequence[Passage]) -> SystemMessage:
 
 
 class ExtractiveChatModel(BaseChatModel):
-    """Deterministic, offline chat model answering only with cited passage sentences."""
+    """Deterministic, offline chat model answering only with cited passage units."""
 
     max_sentences: int = 3
     min_score: float = Field(default=0.4, description="Least lexical score to answer.")
