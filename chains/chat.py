@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 # that may stay empty. (``float | None`` adds {"type": "null"}, which crashes its form; a plain
 # ``float`` cannot be empty.) ``Configuration`` turns numeric strings into numbers.
 PLAYGROUND_FIELDS: tuple[tuple[str, Any, str], ...] = (
-    ("model", str, "Chat model: extractive, azure_openai/<deployment>, bedrock/<id>, openai/<m> "
-     "(empty: the admin's configuration)"),
+    ("model", str, "Chat model: extractive, local, azure_openai/<deployment>, bedrock/<id>, "
+     "openai/<m> (empty: the admin's configuration)"),
     ("temperature", str | float, "Sampling temperature (empty: the admin's configuration)"),
     ("top_k", str | int, "Passages retrieved per turn (empty: the admin's configuration)"),
     ("prompt_version", str, "Prompt template version (empty: the active one)"),

@@ -2,8 +2,8 @@
 
 Layers, last wins: the provider's default (connect 5 s; read 30 s, the local model 120 s) <-
 ``LLM_CONNECT_TIMEOUT`` / ``LLM_READ_TIMEOUT`` <- ``LLM_TIMEOUTS[provider]`` <- the turn's
-``connect_timeout`` / ``read_timeout`` (admin runtime configuration, or per request), for the
-active model only <- an explicit ``timeout`` argument.
+``connect_timeout`` / ``read_timeout`` (the admin runtime configuration), for the active
+model only <- an explicit ``timeout`` argument.
 
 The read timeout bounds each wait for data, never the total: for a stream, the time to the
 first token and between tokens; for a plain reply, the time until it arrives. (A server that

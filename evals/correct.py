@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from evals.answer_metrics import is_refusal
 from evals.turns import Passage
 from loaders.code_text import mask_code
+from loaders.html_text import HEADING_SEPARATOR
 
 ON_TARGET_SHARE = 0.5
 """Share of the answer's characters that must cite an expected source (and section)."""
@@ -36,7 +37,6 @@ CONFIDENT = 0.5
 """Confidence at or above which a wrong answer (or an unanswerable one answered) is
 "confident-wrong"."""
 
-HEADING_SEPARATOR = " > "
 _CITATIONS = re.compile(r"(?:\s*\[(?:\d{1,2})\])+")
 
 

@@ -168,7 +168,7 @@ class KnowledgeBase:
             raise
         finally:
             self.store.on_batch = None
-        self._warm_units(chunks)
+        self._warm_units(chunks, previous)
         return IngestResult(
             doc_id,
             "indexed",
@@ -180,12 +180,16 @@ class KnowledgeBase:
             encoding=encoding,
         )
 
-    def _warm_units(self, chunks: list[Document]) -> None:
-        """Embed the chunks' answer units now, so a chat turn only reads their vectors."""
+    def _warm_units(self, chunks: list[Document], previous: list[Document]) -> None:
+        """Embed the chunks' answer units now, so a chat turn only reads their vectors, and
+        drop the vectors of units only the document's previous version had."""
         if self.unit_vectors is None:
             return
+        texts = [c.page_content for c in chunks]
         try:
-            self.unit_vectors.warm(c.page_content for c in chunks)
+            self.unit_vectors.warm(texts)
+            if previous:
+                self.unit_vectors.forget([p.page_content for p in previous], keep=texts)
         except Exception:  # an optimisation only: a turn embeds what is missing
             log.warning("answer units of %d chunks not embedded", len(chunks), exc_info=True)
 

@@ -71,13 +71,15 @@ class UnitVectors:
             self._embed_and_store(fresh[start : start + 256])
         return len(fresh)
 
-    def forget(self, chunk_texts: Iterable[str]) -> int:
-        """Delete the stored vectors of these chunks' units (a deleted document's).
+    def forget(self, chunk_texts: Iterable[str], keep: Iterable[str] = ()) -> int:
+        """Delete the stored vectors of these chunks' units (a deleted or replaced document's),
+        except units the ``keep`` chunks still have (its new version's).
 
         Vectors are keyed by text, so a unit another document shares goes too; the next turn
         that needs it embeds it again.
         """
-        keys = list({self._key(t) for c in chunk_texts for t in embedding_texts(c)})
+        kept = {self._key(t) for c in keep for t in embedding_texts(c)}
+        keys = list({self._key(t) for c in chunk_texts for t in embedding_texts(c)} - kept)
         with self._lock:
             for k in keys:
                 self._lru.pop(k, None)

@@ -67,3 +67,15 @@ def test_forget_removes_a_deleted_documents_vectors(mongo_db: Any) -> None:
     store.warm([CHUNK, other])
     assert store.forget([CHUNK]) == 2
     assert mongo_db[COLLECTION].count_documents({}) == 1  # the other document's unit stays
+
+
+def test_a_new_version_keeps_its_units_and_drops_only_the_old_ones(mongo_db: Any) -> None:
+    store = UnitVectors(mongo_db[COLLECTION], CountingEmbeddings(), "model-a")
+    edited = CHUNK.replace("from the package index", "from PyPI, the package index")
+    store.warm([CHUNK])
+    store.warm([edited])
+    assert mongo_db[COLLECTION].count_documents({}) == 3  # the code unit is shared
+    assert store.forget([CHUNK], keep=[edited]) == 1
+    assert {d["_id"] for d in mongo_db[COLLECTION].find()} == {
+        store._key(t) for t in embedding_texts(edited)
+    }
