@@ -27,8 +27,6 @@ from prompts.specs import STRICT_ANSWER_VERSION
 from prompts.variables import passages_from_documents
 
 Node = Callable[[ChatState, RunnableConfig], dict[str, Any]]
-NAVIGATION_SLACK = 3
-"""Extra hits fetched per turn, so dropping navigation chunks still leaves ``top_k``."""
 
 
 def timed(name: str) -> Callable[[Node], Node]:
@@ -195,11 +193,11 @@ def validate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         similarity=_similarity(res.embeddings),
     )
     guardrails: Guardrails = {**state["guardrails"]}
+    extractive = state.get("draft_model") == "extractive"
     if result.safe:
         verdict = "pass"
     else:
         guardrails["violations"] = [*guardrails["violations"], *result.violations]
-        extractive = state.get("draft_model") == "extractive"
         verdict = (
             "retry"
             if state.get("attempts", 0) < 2 and not extractive
@@ -207,7 +205,6 @@ def validate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
             if not extractive
             else "dont_know"
         )
-    extractive = state.get("draft_model") == "extractive"
     if verdict == "pass" and extractive and not answers.cited_numbers(state["answer"], len(docs)):
         verdict = "dont_know"  # the extractive model found nothing to quote: say so, confidence 0
     guardrails["output_safe"] = result.safe

@@ -37,13 +37,18 @@ def standalone_hits(
     res: ChatResources,
 ) -> tuple[followups.Standalone, list[SearchHit]]:
     """The standalone question and its hits, best first, at most ``cfg.top_k``."""
-    search = partial(
+    found = partial(
         res.searcher.search,
         top_k=cfg.top_k + NAVIGATION_SLACK,
         filters=cfg.filters,
         min_relevance=cfg.min_relevance_score,
         rerank=cfg.rerank,
     )
+
+    def search(query: str) -> list[SearchHit]:
+        content = [h for h in found(query) if not h.document.metadata.get("navigation")]
+        return content[: cfg.top_k]
+
     rewritten = condense(question, history, cfg, config, res)
     hits = search(rewritten.query)
     if rewritten.question != question and followups.new_topic(question, history, res.embeddings):
@@ -67,8 +72,7 @@ def standalone_hits(
             ]
             if kept:
                 rewritten, hits = forced, kept
-    content = [h for h in hits if not h.document.metadata.get("navigation")]
-    return rewritten, content[: cfg.top_k]
+    return rewritten, hits
 
 
 def condense(

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+from pymongo import ReplaceOne
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
@@ -120,8 +121,6 @@ class UnitVectors:
         out = {k: vectors[i] for i, (k, _) in enumerate(pairs)}
         docs = [{"_id": k, "v": v.astype(np.float16).tobytes()} for k, v in out.items()]
         try:
-            from pymongo import ReplaceOne
-
             self.collection.bulk_write(
                 [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], ordered=False
             )

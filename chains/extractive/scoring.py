@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from chains.extractive.question import (
-    ASKS_PROCEDURE,
     ASKS_QUANTITY,
     INSTRUCTION,
     asked_topic,
@@ -115,8 +114,12 @@ class Question:
     pairs: set[tuple[str, str]]
     words: set[str]  # every word's stem, stopwords included
     numeric: bool  # asks for a quantity
-    procedural: bool  # asks how to do something
     kind: str  # chains.extractive.question.question_kind
+
+    @property
+    def procedural(self) -> bool:
+        """Asks how to do something."""
+        return self.kind == "howto"
 
 
 def score(question: str, found: list[Unit], embed: Embed | None, focus: str = "") -> None:
@@ -156,7 +159,6 @@ def _question(question: str, q_seq: list[str], found: list[Unit], focus: str) ->
     return Question(
         weight, _bigrams(q_seq), words(question),
         numeric=bool(ASKS_QUANTITY.search(question)),
-        procedural=bool(ASKS_PROCEDURE.search(question)),
         kind=question_kind(question),
     )  # fmt: skip
 
