@@ -66,10 +66,11 @@ eval-data:
 
 # CI eval smoke (< 2 min from a clean clone): 10 items per shipped dataset through the graph in
 # process (python_faq's from its dev split), gated by evals/smoke_thresholds.toml (exit 1 when a
-# bound fails).
+# bound fails). Then the groundedness gate set (85 sentences, ~15 s, all splits pooled).
 eval-smoke: venv eval-data
 	$(BIN)/supportbot eval run --limit 10 --quiet --out var/evals/smoke \
 		--thresholds evals/smoke_thresholds.toml
+	$(BIN)/supportbot eval gate --out var/evals/gate --min-precision 0.9 --min-recall 0.85
 
 lint: venv
 	$(BIN)/ruff check .

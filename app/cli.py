@@ -41,12 +41,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     host = args.host or settings.host
     port = args.port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})  # the widget's dev key
     base = f"http://{host}:{port}"
     print(f"supportbot starting on {base}", flush=True)
     print(f"  API docs:   {base}/docs", flush=True)
     print(f"  Log in:     {base}/login?next=/chat/playground/", flush=True)
     print(f"  Playground: {base}/chat/playground/", flush=True)
+    print(f"  Agent inbox: {base}/agent/", flush=True)
     print(f"  Search API: {base}/api/v1/knowledge-base/search", flush=True)
+    if not settings.is_production:
+        print(f"  Widget demo: {base}/widget/demo", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)
     return 0
 

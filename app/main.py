@@ -21,20 +21,35 @@ from app.auth.routes import router as users_router
 from app.auth.service import auth_service_for
 from app.auth.startup import bootstrap_dev_admin, check_auth_config
 from app.envelope import install_error_handlers
+from app.inbox.routes import router as inbox_router
 from app.limits import BodySizeLimit
 from app.observability import metrics, request_middleware
 from app.observability import router as metrics_router
 from app.ratelimit import install as install_rate_limits
-from app.routers import admin_audit, admin_prompts, chat, embeddings, health, knowledge_base
+from app.routers import (
+    admin_audit,
+    admin_handoff,
+    admin_prompts,
+    agent,
+    chat,
+    embeddings,
+    handoff,
+    health,
+    knowledge_base,
+)
 from app.routers.admin_config import router as admin_config_router
 from app.routers.analytics import router as analytics_router
 from app.routers.langserve_chat import mount_langserve
 from app.text_guard import TextGuard
 from app.tracing import configure_tracing, stop_tracing
+from app.widget.dev import ensure_dev_site_key
+from app.widget.setup import install_widget
 from chains.chat import ChatService
 from chains.guardrails.guard import warm_up
+from chains.handoff.bus import make_bus
 from chains.local_llm.server import serve_if_wanted
 from chains.resources import resources_from_stack, set_resources
+from chains.session_locks import make_locks
 from loaders.settings import Settings, get_settings
 from loaders.stack import Services, build_services
 
@@ -76,12 +91,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             on_turn=metrics(app).observe_turn,
             cache=svc.cache,
             events=events,
+            bus=make_bus(settings.redis_url),  # live events across API processes with Redis
+            locks=make_locks(settings.redis_url),  # one turn at a time per session, everywhere
         )
+        app.state.chat.handoffs.on_event = metrics(app).handoff.observe
         resources = resources_from_stack(svc)
         set_resources(resources)
         auth_service_for(svc.extras, svc.db, settings)  # indexes now, not on a first request
         if services is None:
             bootstrap_dev_admin(svc)
+            ensure_dev_site_key(svc)  # /widget/demo embeds it
         tracing = configure_tracing(settings)
         warm_up()  # guardrails-ai's first import costs ~2 s: pay it at start-up, not on a turn
         if settings.ingest_sample_kb and services is None:
@@ -132,12 +151,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         knowledge_base.router,
         embeddings.router,
         chat.router,
+        handoff.router,
+        agent.router,
+        admin_handoff.router,
         chat.feedback_router,
         users_router,
         admin_prompts.router,
         admin_audit.router,
         admin_config_router,
         analytics_router,
+        inbox_router,
     ):
         app.include_router(router)
     mount_langserve(app)
@@ -149,6 +172,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    # Widget: site keys, visitor sessions, /widget.js, /widget/demo; its CORS goes outermost.
+    install_widget(app, settings)
     return app
 
 

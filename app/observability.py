@@ -31,6 +31,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 from starlette.responses import Response
 
 from app.envelope import request_id
+from app.handoff_metrics import HandoffMetrics
 
 access_log = logging.getLogger("supportbot.access")
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -65,6 +66,7 @@ class Metrics:
             "guardrail_violations", "Guardrail violations by code.", ["code"], registry=reg
         )
         reg.register(_ServicesCollector(app))
+        self.handoff = HandoffMetrics(app, reg)
 
     def observe_turn(self, out: dict[str, Any]) -> None:
         """Record one finished chat turn (its ``timings``, ``usage`` and violations)."""

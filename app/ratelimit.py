@@ -4,7 +4,10 @@ Each request falls in one class with its own budget per sliding window: ``login`
 per email, so neither many accounts from one address nor one account from many addresses can
 be brute-forced), ``register`` (per IP), ``chat`` (chat turns) and ``api`` (everything else).
 The caller is the verified access token's ``sub`` (header or login cookie) or the API key's
-principal; anyone else, including a caller with an invalid credential, is limited by IP.
+principal; anyone else, including a caller with an invalid credential, is limited by IP. A
+widget visitor's token counts against the visitor *and* its IP (visitors are anonymous: a new
+one costs nothing). ``widget_session`` (new visitor sessions per IP, an hourly window) is
+checked by the widget's route itself, which alone knows whether a request starts a session.
 Over the limit: 429 with ``Retry-After`` and the RATE_LIMITED envelope. Keys follow the seed:
 ``ratelimit:{caller}:{class}``. Health, readiness and metrics are never limited.
 """
@@ -37,6 +40,7 @@ CHAT_PATH = re.compile(
 )
 MAX_LOGIN_BODY = 16 * 1024
 API_KEY_TTL_SECONDS = 60.0
+WIDGET_SESSION_WINDOW_SECONDS = 3600.0
 
 
 def classify(method: str, path: str) -> str | None:
@@ -69,7 +73,9 @@ class RateLimiter:
             "chat": max(1, settings.rate_limit_chat_per_minute),
             "login": max(1, settings.rate_limit_login_per_minute),
             "register": max(1, settings.rate_limit_login_per_minute),
+            "widget_session": max(1, settings.rate_limit_widget_sessions_per_hour),
         }
+        self.class_windows = {"widget_session": WIDGET_SESSION_WINDOW_SECONDS}
         self.windows = windows or make_windows(
             settings.redis_url,
             timeout_seconds=settings.redis_timeout_seconds,
@@ -80,16 +86,17 @@ class RateLimiter:
         self._tokens: Any = None
         self._api_keys: dict[str, tuple[float, str | None]] = {}
 
-    def _decode(self, token: str) -> str | None:
-        """The ``sub`` of a valid access token, else ``None`` (the IP limit applies)."""
+    def _decode(self, token: str, *, visitor: bool = False) -> str | None:
+        """``user:<sub>`` (or ``visitor:<sub>``) of a valid token, else ``None`` (IP limit)."""
         try:
             if self._tokens is None:
                 from app.auth.tokens import TokenService
 
                 self._tokens = TokenService.from_settings(self.settings)
-            return str(self._tokens.decode(token, "access")["sub"])
+            claims = self._tokens.decode(token, ("access", "visitor") if visitor else "access")
         except Exception:  # invalid, expired, or auth not configured: not an identity
             return None
+        return f"{'visitor' if claims['type'] == 'visitor' else 'user'}:{claims['sub']}"
 
     def _api_key_owner(self, scope: Scope, secret: str) -> str | None:
         """The key's principal id, cached (positive and negative) for a minute."""
@@ -114,36 +121,53 @@ class RateLimiter:
         return owner
 
     def caller(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
-        """``user:<sub>``, ``apikey:<id>`` or ``ip:<address>``."""
+        """``user:<sub>``, ``visitor:<sub>``, ``apikey:<id>`` or ``ip:<address>``."""
         auth = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, token = auth.partition(" ")
         sub: str | None = None
         bearer = token.strip() if scheme.lower() == "bearer" else ""
         if bearer and not bearer.startswith(SECRET_PREFIX):
-            sub = self._decode(bearer)
+            sub = self._decode(bearer, visitor=True)
         elif key := bearer or headers.get(API_KEY_HEADER.encode(), b"").decode("latin-1").strip():
             owner = self._api_key_owner(scope, key)  # an API key, as a header or a bearer
             if owner:
                 return owner
         elif cookie := _cookie(headers.get(b"cookie", b"").decode("latin-1"), COOKIE_NAME):
             sub = self._decode(cookie)
-        if sub:
-            return f"user:{sub}"
-        client = scope.get("client")
-        return f"ip:{client[0] if client else 'unknown'}"
+        return sub or client_ip(scope)
 
     async def check(self, keys: list[str], kind: str) -> float:
         """0 when admitted, else seconds to wait; counts the request when admitted."""
         limit = self.limits[kind]
-        wait = await self.windows.hit(keys, [limit] * len(keys), self.window)
+        window = self.class_windows.get(kind, self.window)
+        wait = await self.windows.hit(keys, [limit] * len(keys), window)
         if wait > 0:
             self.rejected[kind] += 1
         return wait
+
+    async def check_ip(self, scope: Scope, kind: str) -> float:
+        """For a route that limits itself (``widget_session``): 0, or seconds to wait."""
+        if not self.enabled:
+            return 0.0
+        return await self.check([f"ratelimit:{client_ip(scope)}:{kind}"], kind)
+
+    def retry_headers(self, kind: str, wait: float) -> dict[str, str]:
+        """The headers a 429 from a route carries (the middleware's carry the same)."""
+        return {
+            "Retry-After": str(max(1, math.ceil(wait))),
+            "X-RateLimit-Limit": str(self.limits[kind]),
+            "X-RateLimit-Remaining": "0",
+        }
 
     async def aclose(self) -> None:
         close = getattr(self.windows, "aclose", None)
         if close is not None:
             await close()
+
+
+def client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"
 
 
 def _cookie(header: str, name: str) -> str | None:
@@ -208,7 +232,10 @@ class RateLimitMiddleware:
             client = scope.get("client")
             keys = [f"ratelimit:ip:{client[0] if client else 'unknown'}:{kind}"]
         else:
-            keys = [f"ratelimit:{self.limiter.caller(scope, headers)}:{kind}"]
+            caller = self.limiter.caller(scope, headers)
+            keys = [f"ratelimit:{caller}:{kind}"]
+            if caller.startswith("visitor:"):  # anonymous: the address is capped as well
+                keys.append(f"ratelimit:{client_ip(scope)}:{kind}")
         if kind == "login":
             body, messages = await _read_body(receive)
             receive = _replay(messages, receive)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from langchain_core.chat_history import BaseChatMessageHistory
@@ -27,7 +26,11 @@ from typing_extensions import TypedDict
 
 from chains.analytics.writer import EventSink
 from chains.graph import graph
+from chains.handoff.bus import EventBus, LocalBus
+from chains.handoff.conversation import Conversations
+from chains.handoff.store import Handoffs
 from chains.runtime_config import with_runtime
+from chains.session_locks import LocalLocks
 from chains.sessions import ChatSessions, SessionHistory, ensure_chat_indexes
 from chains.state import ChatOutput
 from loaders.kv import KeyValueCache
@@ -169,28 +172,39 @@ class ChatService:
         on_turn: Callable[[dict[str, Any]], None] | None = None,
         cache: KeyValueCache | None = None,
         events: EventSink | None = None,
+        bus: EventBus | None = None,
+        locks: LocalLocks | None = None,
     ) -> None:
         ensure_chat_indexes(db)
         self.db = db
         self.sessions = ChatSessions(db, session_ttl_seconds, cache, events)
+        self.bus = bus or LocalBus()
+        self.handoffs = Handoffs(self.sessions, self.bus)
+        self.conversations = Conversations(self.handoffs)
+        self.sessions.on_escalation = self._escalate
         self.window = history_window
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self.locks = locks or LocalLocks()
         self.runnable = with_history(history_factory(lambda: self), on_turn)
+
+    def _escalate(self, session_id: str, escalation: dict[str, Any]) -> None:
+        """The graph's structured escalation (the customer asked, or the bot's low-confidence
+        rule) queues the session; the loop guard in ``Handoffs.request`` has the last word."""
+        reason = str(escalation.get("reason") or "low_confidence")
+        self.handoffs.request(
+            session_id,
+            reason=reason,
+            summary=escalation.get("summary"),
+            explicit=reason == "customer_request",
+        )
 
     def history(self, session_id: str, user_id: str = "") -> SessionHistory:
         return SessionHistory(
             self.db, session_id, user_id=user_id or None, window=self.window, sessions=self.sessions
         )
 
-    def session_lock(self, session_id: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(session_id, threading.Lock())
-
-    @contextmanager
-    def turn_lock(self, session_id: str) -> Iterator[None]:
-        with self.session_lock(session_id):
-            yield
+    def turn_lock(self, session_id: str) -> AbstractContextManager[None]:
+        """Turns of one session run one at a time (across processes with Redis)."""
+        return self.locks.hold(session_id)
 
     def ask(
         self,

@@ -74,10 +74,26 @@ class Configuration:
     check_injection: bool = field(default=True, metadata={"description": "Input guardrail."})
     check_toxicity: bool = field(default=True, metadata={"description": "Input guardrail."})
     check_groundedness: bool = field(default=True, metadata={"description": "Output guardrail."})
+    verify_claims: bool = field(
+        default=False,
+        metadata={
+            "description": "After the offline groundedness gate, a generative answer's sentences "
+            "are checked by a model in one call within the turn's read timeout (off: no call)."
+        },
+    )
+    judge_model: str | None = field(
+        default=None,
+        metadata={"description": "'provider/model' that verifies claims; None: the answer's."},
+    )
     max_input_chars: int = field(default=4000, metadata={"description": "Seed: 4000."})
     max_output_chars: int = field(default=2000, metadata={"description": "Seed: 2000."})
     session_id: str | None = field(default=None, metadata={"description": "Chat session."})
     user_id: str | None = field(default=None, metadata={"description": "Set by the server."})
+    handoff_state: str | None = field(
+        default=None,
+        metadata={"description": "Set by the server: the session's handoff state (a person "
+                  "has the conversation when 'waiting' or 'with_agent')."},
+    )  # fmt: skip
 
     @classmethod
     def from_runnable_config(cls, config: RunnableConfig | None = None) -> Configuration:

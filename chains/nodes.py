@@ -4,46 +4,29 @@ written to state (``route``, ``verdict``) and read by the pure functions in ``ch
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from functools import lru_cache, wraps
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.documents import Document
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 
 from chains import answers
 from chains.configuration import Configuration
 from chains.failover import produced_by
 from chains.guardrails import check_input, check_output
+from chains.guardrails.citations import Verify, enforce_checked
 from chains.guardrails.injection import find_injection
+from chains.handoff.state import HELD
 from chains.prompting import render
 from chains.providers import build_chat_runnable
 from chains.resources import get_resources
 from chains.standalone import standalone_hits
 from chains.state import ChatState, Guardrails
+from chains.timing import timed
 from prompts.specs import STRICT_ANSWER_VERSION
 from prompts.variables import passages_from_documents
-
-Node = Callable[[ChatState, RunnableConfig], dict[str, Any]]
-
-
-def timed(name: str) -> Callable[[Node], Node]:
-    """Adds the node's wall time (ms) to ``timings`` so every turn reports where time went."""
-
-    def wrap(fn: Node) -> Node:
-        @wraps(fn)
-        def inner(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
-            start = time.perf_counter()
-            update = fn(state, config)
-            timings = dict(state.get("timings") or {})
-            timings[name] = round(timings.get(name, 0.0) + (time.perf_counter() - start) * 1000, 2)
-            return {**update, "timings": timings}
-
-        return inner
-
-    return wrap
 
 
 @timed("guard")
@@ -71,6 +54,8 @@ def guard(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         "violations": violations,
     }
     route = "refuse" if not safe else "handoff" if answers.wants_human(verdict.text) else "retrieve"
+    if cfg.handoff_state in HELD:  # a person has the conversation: the bot only says so
+        route = "held"
     return {
         "safe_question": verdict.text,
         "guardrails": guardrails,
@@ -180,24 +165,40 @@ def generate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
 
 @timed("validate")
 def validate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
-    """Output guardrails; pass, regenerate once strictly, fall back to extractive, or give up."""
+    """Output guardrails; pass, regenerate once strictly, fall back to extractive, or give up.
+
+    A generative answer is shown only as its supported sentences, each citing a passage that
+    supports it (``chains.guardrails.citations``); with none left it is regenerated.
+    """
     cfg = Configuration.from_runnable_config(config)
     res = get_resources()
     docs = state["documents"]
+    answer = state.get("answer", "")
+    extractive = state.get("draft_model") == "extractive"
     result = check_output(
-        state.get("answer", ""),
+        answer,
         [d.page_content for d in docs],
         system_prompt=render(res, "system", {}, cfg.prompt_version),
         max_chars=cfg.max_output_chars,
         check_groundedness=cfg.check_groundedness,
         similarity=_similarity(res.embeddings),
+        question=state.get("standalone_question") or state.get("safe_question") or "",
+        quoted=extractive,
     )
     guardrails: Guardrails = {**state["guardrails"]}
-    extractive = state.get("draft_model") == "extractive"
-    if result.safe:
+    safe, enforced = result.safe, None
+    only_grounding = all(v["code"] == "UNGROUNDED" for v in result.violations)
+    if not extractive and cfg.check_groundedness and only_grounding:
+        enforced = enforce_checked(answer, result.claims, len(docs), _verifier(cfg, res, docs))
+        safe, answer = enforced.shown, enforced.answer
+    violations = list(result.violations)
+    if enforced is not None and enforced.removed and not violations:
+        note = f"Removed {len(enforced.removed)} unsupported sentence(s) from the answer."
+        violations.append({"code": "UNGROUNDED", "message": note, "stage": "output"})
+    guardrails["violations"] = [*guardrails["violations"], *violations]
+    if safe:
         verdict = "pass"
     else:
-        guardrails["violations"] = [*guardrails["violations"], *result.violations]
         verdict = (
             "retry"
             if state.get("attempts", 0) < 2 and not extractive
@@ -205,9 +206,9 @@ def validate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
             if not extractive
             else "dont_know"
         )
-    if verdict == "pass" and extractive and not answers.cited_numbers(state["answer"], len(docs)):
+    if verdict == "pass" and extractive and not answers.cited_numbers(answer, len(docs)):
         verdict = "dont_know"  # the extractive model found nothing to quote: say so, confidence 0
-    guardrails["output_safe"] = result.safe
+    guardrails["output_safe"] = safe
     update: dict[str, Any] = {"verdict": verdict, "guardrails": guardrails}
     if verdict == "pass":
         retrieval = state.get("retrieval_confidence", 0.0)
@@ -217,8 +218,21 @@ def validate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
             if extractive and score is not None
             else answers.confidence(retrieval, result.support)
         )
-        update["sources"] = answers.sources_for(state["answer"], docs)
+        update["answer"] = answer
+        update["sources"] = answers.sources_for(answer, docs)
     return update
+
+
+def _verifier(cfg: Configuration, res: Any, docs: list[Document]) -> Verify | None:
+    """The optional batched claim check by a model (``verify_claims``), else None."""
+    spec = cfg.judge_model or cfg.model
+    if not cfg.verify_claims or spec == "extractive":
+        return None
+    from chains.guardrails.verify import verifier_model, verify
+
+    model = verifier_model(spec, res.settings)
+    passages = [d.page_content for d in docs]
+    return lambda sentences: verify(model, sentences, passages)
 
 
 def _similarity(embeddings: Any) -> Callable[[list[str], list[str]], list[list[float]]]:
@@ -230,95 +244,3 @@ def _similarity(embeddings: Any) -> Callable[[list[str], list[str]], list[list[f
         return (va @ vb.T).tolist()  # type: ignore[no-any-return]
 
     return sim
-
-
-@timed("refuse")
-def refuse(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
-    """A polite refusal naming the reason code of the first violation."""
-    cfg = Configuration.from_runnable_config(config)
-    res = get_resources()
-    violations = state["guardrails"]["violations"]
-    code = violations[0]["code"] if violations else "POLICY"
-    text = render(
-        res, "refusal", {"reason": code, "max_input_chars": cfg.max_input_chars}, cfg.prompt_version
-    )
-    return {"answer": text, "sources": [], "confidence_score": 0.0}
-
-
-@timed("no_answer")
-def no_answer(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
-    """Nothing relevant (or nothing safe to say): say so plainly and offer a person."""
-    cfg = Configuration.from_runnable_config(config)
-    res = get_resources()
-    text = render(res, "no_answer", {}, cfg.prompt_version)
-    return {"answer": text, "sources": [], "confidence_score": 0.0}
-
-
-@timed("handoff")
-def handoff(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
-    """The customer asked for a person: confirm and escalate with a note for the agent."""
-    cfg = Configuration.from_runnable_config(config)
-    res = get_resources()
-    text = render(res, "handoff", {"reason": "customer_request"}, cfg.prompt_version)
-    history = state.get("history") or []
-    escalation = {
-        "reason": "customer_request",
-        "summary": answers.summary_for_agent(state["safe_question"], history, "customer_request"),
-    }
-    return {"answer": text, "sources": [], "confidence_score": 0.0, "escalation": escalation}
-
-
-@timed("finalize")
-def finalize(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
-    """Escalate after two low-confidence turns in a row; attach the bot message for history."""
-    cfg = Configuration.from_runnable_config(config)
-    history = state.get("history") or []
-    score = float(state.get("confidence_score", 0.0))
-    escalation = state.get("escalation")
-    previous = answers.previous_confidence(history)
-    low = score < answers.LOW_CONFIDENCE
-    if escalation is None and low and previous is not None and previous < answers.LOW_CONFIDENCE:
-        escalation = {
-            "reason": "low_confidence",
-            "summary": answers.summary_for_agent(
-                state.get("safe_question", ""), history, "low_confidence"
-            ),
-        }
-    sources = state.get("sources", [])
-    usage = state.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0}
-    timings = state.get("timings") or {}
-    message = AIMessage(
-        content=state.get("answer", ""),
-        additional_kwargs={
-            "confidence_score": score,
-            "sources": sources,
-            "escalated": escalation is not None,
-            "escalation": escalation,
-            "ai_metadata": {
-                "model_used": cfg.model,
-                "provider": state.get("draft_model", "none"),
-                "prompt_tokens": usage["prompt_tokens"],
-                "completion_tokens": usage["completion_tokens"],
-                "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"],
-                "response_time_ms": round(sum(timings.values()), 2),
-                "confidence_score": score,
-                "answer_score": state.get("answer_score"),
-                "temperature": cfg.temperature,
-            },
-            "context_used": {
-                "conversation_history_length": len(history),
-                "retrieved_documents": [
-                    {k: s[k] for k in ("document_id", "chunk_id", "relevance_score", "title")}
-                    for s in sources
-                ],
-                "retrieved_count": len(state.get("documents") or []),
-            },
-            "guardrails": state.get("guardrails"),
-        },
-    )
-    return {
-        "escalation": escalation,
-        "message": message,
-        "sources": sources,
-        "confidence_score": score,
-    }

@@ -7,7 +7,7 @@ from typing import Literal
 from chains.state import ChatState
 
 
-def after_guard(state: ChatState) -> Literal["retrieve", "refuse", "handoff"]:
+def after_guard(state: ChatState) -> Literal["retrieve", "refuse", "handoff", "held"]:
     return state.get("route", "refuse")
 
 

@@ -73,6 +73,8 @@ def defaults(settings: Settings, *, reranker_available: bool) -> dict[str, Any]:
             "mask_pii": cfg.mask_pii,
             "injection_detection": cfg.check_injection,
             "groundedness_check": cfg.check_groundedness,
+            "claim_verification": cfg.verify_claims,
+            "judge_model": cfg.judge_model,
             "max_input_length": cfg.max_input_chars,
             "max_output_length": cfg.max_output_chars,
         },
@@ -96,6 +98,8 @@ def to_configurable(stored: dict[str, Any]) -> dict[str, Any]:
         "mask_pii": grd["mask_pii"],
         "check_injection": grd["injection_detection"],
         "check_groundedness": grd["groundedness_check"],
+        "verify_claims": grd.get("claim_verification", False),
+        "judge_model": grd.get("judge_model") or None,
         "max_input_chars": grd["max_input_length"],
         "max_output_chars": grd["max_output_length"],
     }
@@ -125,8 +129,8 @@ def apply_update(
     """Merge an API-shaped partial update into ``current``; the new settings and changed keys.
 
     Raises:
-        InvalidInput: 422 for values the deployment cannot honour (unconfigured provider,
-            no reranker, PII detection off, a toxicity threshold).
+        InvalidInput: 422 for values the deployment cannot honour (unconfigured provider or
+            judge model, no reranker, PII detection off, a toxicity threshold).
         ReindexRequired: 409 when the embedding model would change.
     """
     new = copy.deepcopy(current)
@@ -139,6 +143,7 @@ def apply_update(
     _resolve_llm(current["llm"], new["llm"], patch.get("llm_provider") or {}, settings)
     _check_retrieval(new["retrieval"], settings, reranker_available)
     _check_guardrails(new["guardrails"])
+    _check_judge(new["guardrails"], settings)
     return new, changed_keys(current, new)
 
 
@@ -151,6 +156,7 @@ def validate(stored: dict[str, Any], settings: Settings, *, reranker_available: 
     _check_timeouts(llm)
     _check_retrieval(stored["retrieval"], settings, reranker_available)
     _check_guardrails(stored["guardrails"])
+    _check_judge(stored["guardrails"], settings)
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -302,3 +308,20 @@ def _check_guardrails(grd: dict[str, Any]) -> None:
             code="UNSUPPORTED_SETTING",
         )
     grd.pop("toxicity_threshold", None)
+
+
+def _check_judge(grd: dict[str, Any], settings: Settings) -> None:
+    """``judge_model``: a configured ``provider/model``, or null (the answering model verifies).
+
+    The extractive model cannot judge (verification is skipped for it), so naming it would be
+    a knob that does nothing: refused like the other unsupported settings.
+    """
+    judge = grd["judge_model"] = _canonical(grd.get("judge_model"))
+    if judge == "extractive":
+        raise InvalidInput(
+            "guardrails.judge_model cannot be 'extractive': it does not verify claims. Name a "
+            "generative 'provider/model', or null to verify with the answering model.",
+            code="INVALID_JUDGE_MODEL",
+        )
+    if judge:
+        _require_configured(judge, settings)

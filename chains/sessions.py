@@ -13,30 +13,34 @@ an older state back: an ended session is refused by every worker.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 from langchain_mongodb.chat_message_histories import MongoDBChatMessageHistory
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
 
 from chains.analytics.events import feedback_data
 from chains.analytics.writer import EventSink, emit_turn
+from chains.session_docs import (  # noqa: F401  (names other modules import from here)
+    HISTORY,
+    MESSAGES,
+    SESSION_RETENTION_SECONDS,
+    SESSIONS,
+    _aware,
+    _from_json,
+    _to_json,
+    ensure_chat_indexes,
+)
 from loaders.errors import NotFound, SupportbotError
 from loaders.kv import KeyValueCache
 
-SESSIONS = "chat_sessions"
-MESSAGES = "chat_messages"
-HISTORY = "chat_history"
-SESSION_RETENTION_SECONDS = 30 * 86400
 SESSION_CACHE_TTL_SECONDS = 3600
-_DATETIME_FIELDS = ("started_at", "last_message_at", "expires_at", "ended_at")
 
 
 def now() -> datetime:
@@ -46,22 +50,6 @@ def now() -> datetime:
 class SessionGone(SupportbotError):
     code = "SESSION_EXPIRED"
     status = 410
-
-
-def ensure_chat_indexes(db: Database[dict[str, Any]]) -> None:
-    """The seed's indexes, once per process."""
-    s, m, h = db[SESSIONS], db[MESSAGES], db[HISTORY]
-    s.create_index([("session_id", ASCENDING)], unique=True)
-    s.create_index([("user_id", ASCENDING), ("started_at", DESCENDING)])
-    s.create_index([("status", ASCENDING), ("last_message_at", DESCENDING)])
-    with contextlib.suppress(PyMongoError):  # servers without TTL support
-        # Seed: TTL on expires_at. Kept 30 days past expiry (not 0) so an expired session still
-        # answers 410 and its transcript stays readable for agents and analytics.
-        s.create_index([("expires_at", ASCENDING)], expireAfterSeconds=SESSION_RETENTION_SECONDS)
-    m.create_index([("message_id", ASCENDING)], unique=True)
-    m.create_index([("session_id", ASCENDING), ("timestamp", ASCENDING), ("seq", ASCENDING)])
-    m.create_index([("user_id", ASCENDING), ("timestamp", DESCENDING)])
-    h.create_index([("SessionId", ASCENDING), ("seq", ASCENDING)])
 
 
 class SessionHistory(MongoDBChatMessageHistory):
@@ -105,7 +93,7 @@ class SessionHistory(MongoDBChatMessageHistory):
             # History is stored and shown to agents: PII is masked the same way as for the model.
             message = message.model_copy(update={"content": mask_pii(str(message.content))})
             self._question = str(message.content)
-        seq = _next_seq()
+        seq = next_seq()
         at = now()
         self.collection.insert_one(
             {
@@ -118,9 +106,10 @@ class SessionHistory(MongoDBChatMessageHistory):
         self.records.insert_one(message_record(self.session_id, self.user_id, message, seq, at))
         if message.type == "ai" and self.sessions is not None:
             # Every client (REST, LangServe) ends a turn here, so the session is updated once.
-            doc = self.sessions.record_turn(
-                self.session_id, message.additional_kwargs.get("escalation")
-            )
+            escalation = message.additional_kwargs.get("escalation")
+            doc = self.sessions.record_turn(self.session_id, escalation)
+            if escalation and self.sessions.on_escalation is not None:
+                self.sessions.on_escalation(self.session_id, escalation)
             if self.sessions.events is not None:
                 emit_turn(
                     self.sessions.events,
@@ -144,7 +133,7 @@ _seq_lock = threading.Lock()
 _last_seq = 0
 
 
-def _next_seq() -> int:
+def next_seq() -> int:
     """Monotonic ordering key: microseconds since the epoch, strictly increasing per process."""
     global _last_seq
     with _seq_lock:
@@ -190,6 +179,8 @@ class ChatSessions:
         self.ttl = timedelta(seconds=ttl_seconds)
         self.cache = cache
         self.events = events  # analytics: session_start, each turn's events, feedback
+        # Set by ChatService: a turn's structured escalation moves the handoff state.
+        self.on_escalation: Callable[[str, dict[str, Any]], None] | None = None
 
     @staticmethod
     def cache_key(session_id: str) -> str:
@@ -211,9 +202,16 @@ class ChatSessions:
 
     def _update(self, session_id: str, update: dict[str, Any]) -> dict[str, Any] | None:
         """Apply ``update`` with a revision bump and cache the document it produced."""
+        return self.update_where(session_id, {}, update)
+
+    def update_where(
+        self, session_id: str, query: dict[str, Any], update: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """``_update`` only if the session also matches ``query`` (one atomic operation), so a
+        move that starts from a given state cannot also start from another; ``None`` if not."""
         update = {**update, "$inc": {**update.get("$inc", {}), "revision": 1}}
         doc = self.col.find_one_and_update(
-            {"session_id": session_id},
+            {**query, "session_id": session_id},
             update,
             projection={"_id": 0},
             return_document=ReturnDocument.AFTER,
@@ -289,6 +287,12 @@ class ChatSessions:
             )
         return self._update(session_id, update)
 
+    def touch(self, session_id: str) -> dict[str, Any] | None:
+        """A message that was no bot turn (handoff): the session stays alive, not counted."""
+        at = now()
+        fields = {"last_message_at": at, "context.last_activity": at, "expires_at": at + self.ttl}
+        return self._update(session_id, {"$set": fields})
+
     def end(self, session_id: str, feedback: dict[str, Any] | None) -> dict[str, Any]:
         doc = self.get(session_id)
         if doc["status"] == "ended":
@@ -320,26 +324,3 @@ class ChatSessions:
                 "escalated": doc["metadata"].get("escalated", False),
             },
         }
-
-
-def _to_json(value: Any) -> Any:
-    """The document with datetimes as ISO strings (the cache holds JSON)."""
-    if isinstance(value, datetime):
-        return _aware(value).isoformat()
-    if isinstance(value, dict):
-        return {k: _to_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_json(v) for v in value]
-    return value
-
-
-def _from_json(doc: dict[str, Any]) -> dict[str, Any]:
-    """A cached document with its top-level timestamps as datetimes again."""
-    return {k: _aware(v) if k in _DATETIME_FIELDS and v else v for k, v in doc.items()}
-
-
-def _aware(value: datetime | str) -> datetime:
-    """A timezone-aware datetime; nx-27017 returns a ``$set`` datetime as an ISO string."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -12,7 +12,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from typing_extensions import TypedDict
 
-Route = Literal["retrieve", "refuse", "handoff"]
+Route = Literal["retrieve", "refuse", "handoff", "held"]
 Verdict = Literal["pass", "retry", "fallback", "dont_know"]
 
 

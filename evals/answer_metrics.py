@@ -68,9 +68,16 @@ def correctness(similarity: float, coverage: float) -> float:
     return round((similarity + coverage) / 2, 4)
 
 
-def groundedness(answer: str, passages: Sequence[str], sim: Similarity | None) -> float | None:
+def groundedness(
+    answer: str,
+    passages: Sequence[str],
+    sim: Similarity | None,
+    *,
+    quoted: bool = False,
+    question: str = "",
+) -> float | None:
     """Supported share of factual sentences; ``None`` when the answer claims nothing."""
-    report = assess(answer, list(passages), sim)
+    report = assess(answer, list(passages), sim, quoted=quoted, question=question)
     return round(report.support, 4) if report.checked else None
 
 
@@ -95,7 +102,11 @@ def _split_keep_citations(line: str) -> list[str]:
 
 
 def citation_accuracy(
-    answer: str, passage_text: Callable[[int], str | None], sim: Similarity | None
+    answer: str,
+    passage_text: Callable[[int], str | None],
+    sim: Similarity | None,
+    *,
+    quoted: bool = False,
 ) -> float | None:
     """Share of cited sentences supported by exactly the passages they cite; a citation of a
     passage that does not exist counts as wrong. ``None`` when nothing is cited."""
@@ -107,7 +118,7 @@ def citation_accuracy(
         texts = [passage_text(n) for n in numbers]
         if any(t is None for t in texts):
             continue
-        report = assess(sentence, [t for t in texts if t is not None], sim)
+        report = assess(sentence, [t for t in texts if t is not None], sim, quoted=quoted)
         good += not report.unsupported and not report.missing_facts
     return round(good / len(cited), 4)
 

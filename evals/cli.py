@@ -179,8 +179,55 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if any(d.regression for d in deltas) else 0
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Run the groundedness gate on the labelled gate set; exit 1 below the given minimums."""
+    from evals.gate_set import (
+        GATE_SET,
+        load_gate_set,
+        offline_gate,
+        run_gate,
+        summarize_gate,
+        verified_gate,
+    )
+    from evals.report_gate import render_gate, render_misses
+    from loaders.settings import get_settings
+
+    started = time.perf_counter()
+    cases = load_gate_set(Path(args.dataset) if args.dataset else GATE_SET, args.split)
+    if args.limit:
+        cases = cases[: args.limit]
+    gate = offline_gate(similarity_for(None))
+    if args.verify:
+        from chains.guardrails.verify import verifier_model
+
+        gate = verified_gate(gate, verifier_model(args.verify, get_settings()))
+    records = run_gate(cases, gate)
+    summary = summarize_gate(records)
+    meta = {"gate": f"offline + {args.verify}" if args.verify else "offline", "cases": len(cases),
+            "split": args.split, "duration_s": round(time.perf_counter() - started, 1)}  # fmt: skip
+    report = render_gate(summary, meta) + render_misses(records)
+    out = Path(args.out) if args.out else get_settings().data_dir / "evals" / "gate"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(report, encoding="utf-8")
+    results = {"run": meta, "summary": summary, "items": records}
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(report)
+    return _gate_verdict(summary["all"], args.min_precision, args.min_recall)
+
+
+def _gate_verdict(metrics: dict[str, Any], precision: float | None, recall: float | None) -> int:
+    failures = [
+        f"{name} {metrics[name]} < {bound}"
+        for name, bound in (("precision", precision), ("recall", recall))
+        if bound is not None and (metrics[name] or 0.0) < bound
+    ]
+    for failure in failures:
+        print(f"GATE FAILED: {failure}")
+    return 1 if failures else 0
+
+
 def add_eval_parser(sub: Any) -> None:
-    """Register ``eval run`` and ``eval compare`` on the top-level ``supportbot`` parser."""
+    """Register ``eval run``, ``eval compare`` and ``eval gate`` on ``supportbot``."""
     from evals.gates import DEFAULT_THRESHOLDS
 
     ev = sub.add_parser("eval", help="evaluate the bot on datasets; compare runs")
@@ -222,6 +269,15 @@ def add_eval_parser(sub: Any) -> None:
     cmp.add_argument("--thresholds", default=str(DEFAULT_THRESHOLDS))
     cmp.add_argument("--all", action="store_true", help="also list per-node latency and costs")
     cmp.set_defaults(func=guarded(cmd_compare))
+    gate = ev_sub.add_parser("gate", help="precision/recall of the groundedness gate")
+    gate.add_argument("--dataset", help="gate set JSONL (default evals/datasets/gate.jsonl)")
+    gate.add_argument("--split", choices=("dev", "test"), help="only this split")
+    gate.add_argument("--limit", type=int, help="first N cases (after --split)")
+    gate.add_argument("--verify", metavar="PROVIDER/MODEL", help="add the model verification")
+    gate.add_argument("--out", help="report directory (default <DATA_DIR>/evals/gate)")
+    gate.add_argument("--min-precision", type=float, help="exit 1 below this (all cases run)")
+    gate.add_argument("--min-recall", type=float, help="exit 1 below this (all cases run)")
+    gate.set_defaults(func=guarded(cmd_gate))
 
 
 def guarded(fn: Any) -> Any:

@@ -88,7 +88,11 @@ def answer_metrics(item: EvalItem, turn: Turn, sim: Similarity) -> dict[str, flo
     # A refusal states nothing about the passages, even when some were retrieved: scoring its
     # "I couldn't find..." as an unsupported claim would count honesty as hallucination.
     if turn.passages and not am.is_refusal(answer):
-        grounded = am.groundedness(answer, [p.text for p in turn.passages], sim)
+        # The guardrail's own check for this turn's model: a quoting (extractive) answer is
+        # built from passage text and checked as such (``grounding.assess(quoted=...)``).
+        quoted = turn.provider == "extractive"
+        texts = [p.text for p in turn.passages]
+        grounded = am.groundedness(answer, texts, sim, quoted=quoted, question=item.question)
         if grounded is not None:
             out["answer.groundedness"] = grounded
 
@@ -96,7 +100,7 @@ def answer_metrics(item: EvalItem, turn: Turn, sim: Similarity) -> dict[str, flo
             p = turn.passage(n)
             return p.text if p else None
 
-        cited = am.citation_accuracy(answer, text_of, sim)
+        cited = am.citation_accuracy(answer, text_of, sim, quoted=quoted)
         if cited is not None:
             out["answer.citation_accuracy"] = cited
     return out

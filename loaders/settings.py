@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: float = Field(
         default=60.0, description="Window length; the *_PER_MINUTE limits apply per window."
     )
+    rate_limit_widget_sessions_per_hour: int = Field(
+        default=10, description="New widget visitor sessions per IP per hour (resumes are free)."
+    )
 
     # Vector store
     vector_store: VectorStoreName | None = Field(
@@ -155,6 +158,14 @@ class Settings(BaseSettings):
     )
     auth_cookie_secure: bool | None = Field(
         default=None, description="Secure flag on the login cookie; unset means 'when https'."
+    )
+
+    # Widget visitors (anonymous, scoped to one session; see app/widget)
+    widget_access_ttl_seconds: int = Field(
+        default=900, ge=60, description="Lifetime of a visitor's access token."
+    )
+    widget_refresh_ttl_seconds: int = Field(
+        default=30 * 86400, ge=3600, description="Lifetime of a visitor's refresh token."
     )
 
     # Optional LangSmith tracing (off unless LANGSMITH_TRACING=true and a key are set)

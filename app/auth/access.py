@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.auth.deps import is_staff
+from app.auth.deps import is_staff, is_visitor
 from app.auth.errors import Forbidden
 from chains.sessions import ChatSessions
 from loaders.errors import NotFound
 
 
 def owns(user: dict[str, Any], session: dict[str, Any]) -> bool:
+    """The session's owner; a widget visitor owns only the session its token is bound to."""
     owner = session.get("user_id")
-    return bool(owner) and owner == user.get("user_id")
+    if not owner or owner != user.get("user_id"):
+        return False
+    return not is_visitor(user) or session.get("session_id") == user.get("session_id")
 
 
 def readable_session(

@@ -1,9 +1,11 @@
 """FastAPI dependencies: who is calling (Bearer token, API key or login cookie) and their role.
 
-Three ways in, one principal shape out (a user document, or an API key's principal with the
-same ``user_id`` / ``role`` keys), kept on ``request.state.user`` for LangServe's config
-modifier and for logs. A header that is present but wrong is never retried with another
-credential: the client learns exactly which one failed.
+Three ways in, one principal shape out (a user document, an API key's principal, or a widget
+visitor's, all with the same ``user_id`` / ``role`` keys), kept on ``request.state.user`` for
+LangServe's config modifier and for logs. A Bearer token may be a widget visitor's token
+(``app.widget.visitors``), which is only good on its own session's routes. A header that is
+present but wrong is never retried with another credential: the client learns exactly which
+one failed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from app.auth.api_keys import SECRET_PREFIX
 from app.auth.errors import Forbidden, InvalidToken
 from app.auth.service import AuthService, auth_service_for, ensure_active
 from app.deps import get_services
+from app.widget.visitors import is_visitor as is_visitor  # re-exported for route code
+from app.widget.visitors import visitor_principal
 from loaders.stack import Services
 
 COOKIE_NAME = "supportbot_access"
@@ -50,6 +54,18 @@ def user_for_token(auth: AuthService, token: str) -> dict[str, Any]:
     return user
 
 
+def principal_for_bearer(request: Request, auth: AuthService, token: str) -> dict[str, Any]:
+    """A user's access token, or a widget visitor's (checked against its scope here)."""
+    claims = auth.tokens.decode(token, ("access", "visitor"))
+    if claims["type"] == "visitor":
+        return visitor_principal(request, claims)
+    user = auth.users.by_id(str(claims["sub"]))
+    if user is None:
+        raise InvalidToken("The token's user no longer exists.")
+    ensure_active(user)
+    return user
+
+
 def _same_origin(request: Request) -> bool:
     """Cookie-authenticated writes must come from our own pages (SameSite=Strict's backstop)."""
     origin = request.headers.get("origin")
@@ -65,7 +81,10 @@ def authenticate(request: Request, auth: AuthService) -> dict[str, Any]:
         token = bearer_token(request)
         # An API key may come as a bearer token too: Prometheus scrapers can only send that.
         api_key = token.startswith(SECRET_PREFIX)
-        principal = auth.api_keys.principal(token) if api_key else user_for_token(auth, token)
+        if api_key:
+            principal = auth.api_keys.principal(token)
+        else:
+            principal = principal_for_bearer(request, auth, token)
     elif key := request.headers.get(API_KEY_HEADER):
         principal = auth.api_keys.principal(key.strip())
     elif cookie := request.cookies.get(COOKIE_NAME):

@@ -40,10 +40,16 @@ button{{margin-top:1rem;padding:.5rem 1rem}}.error{{color:#b00020}}</style></hea
 
 
 def safe_next(value: str | None) -> str:
-    """Only same-site paths: an open redirect would hand the freshly logged-in user away."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return DEFAULT_NEXT
+    """Only same-site paths: an open redirect would hand the freshly logged-in user away.
+
+    Control characters are refused too: browsers drop a tab or newline from a URL, which
+    would turn ``/<tab>/evil.example`` into ``//evil.example``.
+    """
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return DEFAULT_NEXT
+    if "\\" in value or not value.isprintable():
+        return DEFAULT_NEXT
+    return value
 
 
 def _page(next_path: str, error: str = "", status: int = 200) -> HTMLResponse:

@@ -18,7 +18,7 @@ from loaders.settings import Settings
 
 ALGORITHM = "HS256"
 ISSUER = "supportbot"
-TokenType = Literal["access", "refresh"]
+TokenType = Literal["access", "refresh", "visitor", "visitor_refresh"]
 SECRET_FILE = "jwt-secret"
 
 
@@ -85,8 +85,19 @@ class TokenService:
         token, exp = self._encode(claims, self.refresh_ttl)
         return RefreshGrant(token=token, jti=jti, family_id=family, expires_at=exp)
 
-    def decode(self, token: str, expected: TokenType) -> dict[str, Any]:
-        """Verified claims, or ``InvalidToken`` / ``TokenExpired`` (both 401)."""
+    def issue_visitor(self, claims: dict[str, Any], *, refresh: bool, ttl: int) -> str:
+        """A widget visitor's access (``visitor``) or refresh (``visitor_refresh``) token.
+
+        Stateless on purpose: a visitor is anonymous and scoped to one session, so there is no
+        family to revoke; deactivating the site key cuts every visitor of that key off.
+        """
+        kind = "visitor_refresh" if refresh else "visitor"
+        token, _ = self._encode({**claims, "type": kind, "jti": uuid.uuid4().hex}, ttl)
+        return token
+
+    def decode(self, token: str, expected: TokenType | tuple[TokenType, ...]) -> dict[str, Any]:
+        """Verified claims, or ``InvalidToken`` / ``TokenExpired`` (both 401); ``expected`` is
+        one type or several (the caller then dispatches on ``claims["type"]``)."""
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -99,6 +110,7 @@ class TokenService:
             raise TokenExpired("The token has expired; log in or refresh.") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken("The token is invalid.") from exc
-        if claims.get("type") != expected:
-            raise InvalidToken(f"An {expected} token is required here.")
+        allowed = (expected,) if isinstance(expected, str) else expected
+        if claims.get("type") not in allowed:
+            raise InvalidToken(f"An {' or '.join(allowed)} token is required here.")
         return claims

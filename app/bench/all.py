@@ -21,7 +21,8 @@ quality within 1 point of fp32; vector search p95 <= 5 ms at 100k with and witho
 filter; the whole `/search` route p95 <= 40 ms over HTTP at concurrency 1. Issue 3: an
 extractive chat turn p95 <= 150 ms at concurrency 1, everything but the model call p95 <= 50 ms,
 >= 30 turns/s at 16 concurrent clients. Issue 4: auth plus rate limiting add p95 <= 3 ms
-to a request."""
+to a request. Issue 12: an agent's reply reaches the customer's event stream in p95 <= 300 ms
+on loopback; `widget.js` <= 30 kB gzipped."""
 
 
 def machine() -> str:
@@ -76,7 +77,7 @@ default, `torch` the fp32 reference.
 
 def write(out: str, parts: dict[str, Any]) -> None:
     """Render the parts present into the Markdown report (and keep the raw figures as JSON)."""
-    from app.bench import auth_overhead, chat, dashboard, search_api
+    from app.bench import auth_overhead, chat, dashboard, handoff, search_api
     from loaders.bench import embeddings, vector_store
 
     sections: list[tuple[str, Callable[[Any], str]]] = [
@@ -89,6 +90,7 @@ def write(out: str, parts: dict[str, Any]) -> None:
         ("auth_overhead", auth_overhead.to_markdown),
         ("dashboard", dashboard.to_markdown),
         ("answers", lambda part: str(part["markdown"])),  # eval figures, see its text
+        ("handoff", handoff.to_markdown),
     ]
 
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -128,7 +130,15 @@ def stamp(part: Any) -> Any:
 
 
 def main() -> None:
-    from app.bench import auth_overhead, chat, dashboard, ingestion, retrieval_quality, search_api
+    from app.bench import (
+        auth_overhead,
+        chat,
+        dashboard,
+        handoff,
+        ingestion,
+        retrieval_quality,
+        search_api,
+    )
     from loaders.bench import embeddings, vector_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,7 +146,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
         "--only",
-        choices=["chat", "auth", "dashboard"],
+        choices=["chat", "auth", "dashboard", "handoff"],
         help="re-run one part; keep the others from the JSON beside --out (if any)",
     )
     args = parser.parse_args()
@@ -145,6 +155,8 @@ def main() -> None:
         saved = json.loads(saved_json.read_text()) if saved_json.exists() else {}
         if args.only == "chat":
             saved["chat"] = stamp(chat.run(100, 16, 12))
+        elif args.only == "handoff":
+            saved["handoff"] = stamp(handoff.run(200))
         elif args.only == "dashboard":
             saved["dashboard"] = stamp(dashboard.run(1_000_000))
         else:
@@ -170,6 +182,8 @@ def main() -> None:
     print("analytics dashboard...", flush=True)
     quick = args.quick
     parts["dashboard"] = dashboard.run(*((50_000, 5) if quick else (1_000_000, 20)))
+    print("handoff live path...", flush=True)
+    parts["handoff"] = handoff.run(50 if quick else 200)
     write(args.out, {key: stamp(part) for key, part in parts.items()})
     print(f"wrote {args.out}")
 

@@ -55,3 +55,35 @@ def admin_headers(url: str, data_dir: Path, timeout: float = 300) -> dict[str, s
                 pass
         time.sleep(0.5)
     raise RuntimeError("could not log in as the development admin")
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port until the block ends."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from loaders.mongo import free_port
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code < 500:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

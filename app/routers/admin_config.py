@@ -25,7 +25,13 @@ from loaders.stack import Services
 router = APIRouter(prefix="/api/v1/admin/config", tags=["admin"])
 Admin = Annotated[dict[str, Any], Depends(require_role("admin"))]
 # null clears these; elsewhere: not set
-_NULLABLE = {"fallback_model", "toxicity_threshold", "connect_timeout", "read_timeout"}
+_NULLABLE = {
+    "fallback_model",
+    "judge_model",
+    "toxicity_threshold",
+    "connect_timeout",
+    "read_timeout",
+}
 
 # ``strict``: "true" is not a boolean and "5" is not a number in a configuration change.
 Num = Annotated[float, Field(strict=True)]
@@ -71,6 +77,12 @@ class GuardrailsConfig(_Section):
     mask_pii: StrictBool | None = Field(None, description="Mask PII (true) or refuse (false).")
     injection_detection: StrictBool | None = None
     groundedness_check: StrictBool | None = None
+    claim_verification: StrictBool | None = Field(
+        None, description="Also verify a generative answer's claims with a model (one call)."
+    )
+    judge_model: str | None = Field(
+        None, max_length=200, description="'provider/model' that verifies; null: the answer's."
+    )
     max_input_length: int | None = Field(
         None,
         ge=50,

@@ -11,6 +11,7 @@ from app.auth.deps import require_role
 from app.deps import get_services
 from app.envelope import ok
 from chains.analytics.dashboard import dashboard
+from chains.analytics.handoff import handoff_report
 from chains.analytics.periods import period_from_query
 from chains.analytics.unanswered import unanswered_questions
 from loaders.stack import Services
@@ -41,6 +42,21 @@ def get_dashboard(
     ``chains.analytics.dashboard``)."""
     period = period_from_query(start_date, end_date, granularity)
     return ok(request, dashboard(services.db, period))
+
+
+@router.get("/handoff")
+def get_handoff(
+    request: Request,
+    _: Annotated[dict[str, Any], Depends(require_role("admin", "support_agent"))],
+    services: Annotated[Services, Depends(get_services)],
+    start_date: StartDate = None,
+    end_date: EndDate = None,
+) -> JSONResponse:
+    """Handoff rate, time to first human reply, bot resolution (deflection), resolution by
+    agent and satisfaction per outcome, over the sessions started in the period (definitions
+    in ``chains.analytics.handoff``)."""
+    period = period_from_query(start_date, end_date, "day")
+    return ok(request, handoff_report(services.db, period))
 
 
 @router.get("/unanswered")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,9 +14,11 @@ from pydantic import BaseModel, Field
 from app.auth.access import owned_active_session, owned_session, readable_session
 from app.auth.deps import CurrentUser, authenticated_user, is_admin, is_staff
 from app.auth.errors import Forbidden
-from app.envelope import jsonable, meta, ok
+from app.envelope import ok
+from app.routers.chat_turns import held_payload, single_final, stream_turn, turn_payload
 from chains.analytics.events import feedback_data
-from chains.chat import ChatService, complete_configurable
+from chains.chat import ChatService
+from chains.handoff.state import is_held
 from chains.sessions import MESSAGES, now
 from loaders.errors import InvalidInput, ServiceUnavailable
 
@@ -169,41 +169,6 @@ def list_sessions(
     return ok(request, {"sessions": sessions, "pagination": pagination})
 
 
-def _turn_payload(chat: ChatService, session_id: str, out: dict[str, Any]) -> dict[str, Any]:
-    """The seed's send-message response, with ids read back from ``chat_messages``."""
-    last = list(
-        chat.db[MESSAGES].find({"session_id": session_id}, {"_id": 0}).sort([("seq", -1)]).limit(2)
-    )
-    bot = next((m for m in last if m["role"] == "assistant"), {})
-    user = next((m for m in last if m["role"] == "user"), {})
-    return {
-        "message_id": bot.get("message_id"),
-        "session_id": session_id,
-        "user_message": {
-            "content": user.get("content"),
-            "timestamp": user.get("timestamp"),
-            "message_id": user.get("message_id"),
-        },
-        "bot_response": {
-            "content": out["answer"],
-            "timestamp": bot.get("timestamp"),
-            "message_id": bot.get("message_id"),
-            "confidence_score": out["confidence_score"],
-            "sources": out["sources"],
-        },
-        "context_used": {
-            "retrieved_documents": len(out["sources"]),
-            "conversation_history_length": (bot.get("context_used") or {}).get(
-                "conversation_history_length", 0
-            ),
-        },
-        "guardrails": out["guardrails"],
-        "escalation": out.get("escalation"),
-        "usage": out["usage"],
-        "timings": out["timings"],
-    }
-
-
 @router.post("/{session_id}/messages", response_model=None)
 async def send_message(
     request: Request,
@@ -221,64 +186,23 @@ async def send_message(
         )
     user_id = str(user["user_id"])
     if "text/event-stream" in request.headers.get("accept", ""):
-        await run_in_threadpool(owned_active_session, chat.sessions, sid, user)
+        doc = await run_in_threadpool(owned_active_session, chat.sessions, sid, user)
+        if is_held(doc):  # a person has the conversation: one ``final`` event, no bot turn
+            held = await run_in_threadpool(held_payload, chat, doc, text)
+            return StreamingResponse(single_final(request, held), media_type="text/event-stream")
         return StreamingResponse(
-            _stream(request, chat, sid, text, user_id, body.config), media_type="text/event-stream"
+            stream_turn(request, chat, sid, text, user_id, body.config),
+            media_type="text/event-stream",
         )
 
     def turn() -> dict[str, Any]:  # one thread-pool hop for the whole turn
-        owned_active_session(chat.sessions, sid, user)
+        doc = owned_active_session(chat.sessions, sid, user)
+        if is_held(doc):
+            return held_payload(chat, doc, text)
         out = chat.ask(sid, text, user_id=user_id, configurable=body.config, checked=True)
-        return _turn_payload(chat, sid, out)
+        return turn_payload(chat, sid, out)
 
     return ok(request, await run_in_threadpool(turn))
-
-
-async def _stream(
-    request: Request,
-    chat: ChatService,
-    sid: str,
-    text: str,
-    user_id: str | None,
-    config: dict[str, Any],
-) -> AsyncIterator[str]:
-    """SSE: ``token`` events while the answer is drafted, then ``final`` with the validated turn
-    (which replaces the draft when a guardrail rewrote it), or ``error``."""
-    configurable = complete_configurable({**config, "session_id": sid, "user_id": user_id or ""})
-    final: dict[str, Any] | None = None
-    lock = chat.session_lock(sid)
-    await run_in_threadpool(lock.acquire)
-    try:
-        if True:
-            async for event in chat.runnable.astream_events(
-                {"question": text}, {"configurable": configurable}, version="v2"
-            ):
-                kind = event["event"]
-                if (
-                    kind == "on_chat_model_stream"
-                    and event.get("metadata", {}).get("langgraph_node") == "generate"
-                ):
-                    token = getattr(event["data"].get("chunk"), "content", "")
-                    if token:
-                        yield _sse("token", {"content": token})
-                elif kind == "on_chain_end" and event.get("name") == "SupportChat":
-                    final = event["data"].get("output")
-            if final is not None:
-                payload = await run_in_threadpool(_turn_payload, chat, sid, final)
-                yield _sse("final", {"success": True, "data": payload, "meta": meta(request)})
-    except Exception as exc:  # the stream has started: report in-band, never a broken pipe
-        code = getattr(exc, "code", "INTERNAL_ERROR")
-        status = int(getattr(exc, "status", 500))
-        if status >= 500 and chat.sessions.events is not None:  # a 200 the 5xx count misses
-            data = {"status": status, "code": code, "route": "stream", "source": "stream"}
-            chat.sessions.events.emit("error", session_id=sid, user_id=user_id, data=data)
-        yield _sse("error", {"code": code, "message": getattr(exc, "message", "Chat failed.")})
-    finally:
-        lock.release()
-
-
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(jsonable(data))}\n\n"
 
 
 @router.get("/{session_id}/messages")

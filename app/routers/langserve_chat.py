@@ -20,6 +20,7 @@ from app.auth.errors import InvalidToken
 from app.observability import metrics
 from app.routers.chat import _session_id
 from chains.chat import complete_configurable, history_factory, with_history
+from chains.handoff.state import is_held, state_of
 
 
 def mount_langserve(app: FastAPI) -> None:
@@ -45,9 +46,15 @@ def bind_session(config: dict[str, Any], request: Request) -> dict[str, Any]:
     sent = dict(config.get("configurable") or {})
     sid = str(sent.get("session_id") or "")
     if sid:
-        owned_active_session(chat.sessions, _session_id(sid), user)
+        doc = owned_active_session(chat.sessions, _session_id(sid), user)
     else:
-        sid = chat.sessions.create(user["user_id"], "api")["session_id"]
+        doc = chat.sessions.create(user["user_id"], "api")
+        sid = doc["session_id"]
     configurable = sent if is_admin(user) else {}
-    configurable.update(session_id=sid, user_id=str(user["user_id"]))
+    # A person holding the session silences the bot (the graph's ``held`` node), whoever asks.
+    configurable.update(
+        session_id=sid,
+        user_id=str(user["user_id"]),
+        handoff_state=state_of(doc) if is_held(doc) else None,
+    )
     return {**config, "configurable": complete_configurable(configurable)}

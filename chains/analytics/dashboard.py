@@ -17,6 +17,7 @@ from pymongo.database import Database
 
 from chains.analytics import raw_dashboard as raw
 from chains.analytics.events import COLLECTION, bucket_keys
+from chains.analytics.handoff import handoff_section
 from chains.analytics.period_totals import PeriodTotals, period_totals
 from chains.analytics.periods import Period
 from chains.analytics.rollup import empty_counters
@@ -65,6 +66,9 @@ def dashboard(db: Database[dict[str, Any]], period: Period) -> dict[str, Any]:
                 t["relevant"] / t["retrievals"] if t["retrievals"] else None, 4
             ),
         },
+        "handoff": handoff_section(
+            int(t["handoffs"]), int(t["handoff_replies"]), t["handoff_reply_s"], int(t["sessions"])
+        ),
         "series": series,
     }
 

@@ -24,6 +24,7 @@ EventType = Literal[
     "retrieval",
     "guardrail_violation",
     "escalation",
+    "handoff",
     "feedback",
     "error",
 ]

@@ -18,6 +18,7 @@ baseline. Definitions, over the events of the period:
 - ``avg_retrieval_accuracy``: share of turns that searched the knowledge base and found at
   least one passage above the relevance floor (the others are answered "I don't know").
 - ``total_documents`` / ``total_chunks``: the knowledge base now, not per period.
+- ``handoff``: requests and first replies of the period (``chains.analytics.handoff``).
 
 Every pipeline is one ``$match`` on ``event_type`` + ``ts`` (indexed) and ``$group`` on a single
 field with $sum / $avg / $max: nx-27017 runs exactly that in SQL, while a compound group key
@@ -33,6 +34,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from chains.analytics.events import COLLECTION
+from chains.analytics.handoff import raw_handoff_section
 from chains.analytics.periods import Period
 from loaders.records import CHUNKS, DOCUMENTS
 
@@ -79,6 +81,7 @@ def dashboard(db: Database[dict[str, Any]], period: Period) -> dict[str, Any]:
             "total_chunks": db[CHUNKS].estimated_document_count(),
             "avg_retrieval_accuracy": round_or_none(retrieval.get("avg"), 4),
         },
+        "handoff": raw_handoff_section(col, period, sessions),
         "series": series,
     }
 

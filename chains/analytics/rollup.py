@@ -35,8 +35,11 @@ COUNTERS = (
     "rating_sum",
     "retrievals",  # retrieval events with a numeric ``relevant``
     "relevant",
+    "handoffs",  # handoff events: ``requested``
+    "handoff_replies",  # ... and ``first_reply``, with their ``seconds`` summed
+    "handoff_reply_s",
 )
-FLOAT_COUNTERS = frozenset({"rt_sum", "rating_sum", "relevant"})  # the others count events
+FLOAT_COUNTERS = frozenset({"rt_sum", "rating_sum", "relevant", "handoff_reply_s"})
 Counters = dict[str, float]
 
 
@@ -115,6 +118,12 @@ class Rollup:
             if relevant is not None:
                 c["retrievals"] += 1
                 c["relevant"] += relevant
+        elif kind == "handoff":
+            if data.get("action") == "requested":
+                c["handoffs"] += 1
+            elif data.get("action") == "first_reply":
+                c["handoff_replies"] += 1
+                c["handoff_reply_s"] += _num(data.get("seconds")) or 0.0
         elif kind == "feedback":
             rating = _num(data.get("rating"))
             if rating is not None and rating >= 0:

@@ -148,6 +148,34 @@ def tokens(text: str) -> set[str]:
     return set(_TOKEN.findall(text))
 
 
+def identifiers(text: str) -> set[str]:
+    """Emails, web addresses and code names (``sorted()``, ``copy.deepcopy``) in ``text``.
+
+    Lower-case, so names() misses them, yet one wrong letter makes the answer wrong.
+    """
+    return {m.group(0).rstrip(".").lower() for m in _IDENTIFIER.finditer(text)}
+
+
+def entity_words(text: str) -> set[str]:
+    """Lower-case words naming a thing by its kind: "the atexit module", "the Team plan".
+
+    Stemmed, like :func:`content_words`, so they are looked up in a passage's words.
+    """
+    return {
+        stem(m.group(1)) for m in _ENTITY.finditer(text) if m.group(1).lower() not in _STOPWORDS
+    }
+
+
+_IDENTIFIER = re.compile(
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b(?:https?://)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|"
+    r"example)(?:/[\w./-]*)?|\b[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*\(\)|\b[a-z_]\w*\.[a-z_]\w*\b"
+)
+_ENTITY = re.compile(
+    r"(?i)\b([a-z][\w-]+)\s+(?:module|method|function|class|package|library|keyword|statement|"
+    r"command|setting|option|button|menu|tab|page|plan|integration|role|permission|app)s?\b"
+)
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light suffix strip so "refunds", "refunded" and "refunding" compare equal."""
@@ -160,6 +188,8 @@ def stem(word: str) -> str:
         w = w[:-3]
     elif w.endswith("ed") and len(w) > 4:
         w = w[:-2]
+    elif w.endswith("ly") and len(w) > 5:
+        w = w[:-2]  # "annually" and "annual" compare equal
     if w.endswith("e") and len(w) > 3:
         w = w[:-1]
     return w

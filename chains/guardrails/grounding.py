@@ -1,8 +1,9 @@
 """Groundedness of an answer: is every factual sentence supported by the retrieved passages?
 
 A sentence is supported when (a) each of its quantities and product-like names occurs in some
-passage, and (b) it shares at least half of its content words with one passage, or (when an
-embedding ``similarity`` is supplied) is close enough to one in meaning. Greetings, questions
+passage, and (b) one passage supports it sentence by sentence: the right numbers, names,
+polarity and roles, and enough of its words or (with an embedding ``similarity``) its meaning
+(``chains.guardrails.claims``). Greetings, questions
 and "I don't know / let me connect you" sentences make no claim and are not checked, unless
 they contain a number.
 """
@@ -13,6 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from chains.guardrails.claims import ClaimCheck, check_claims
 from chains.guardrails.facts import (
     Quantity,
     content_words,
@@ -56,6 +58,7 @@ class GroundingReport:
     unsupported: list[str] = field(default_factory=list)
     missing_facts: list[str] = field(default_factory=list)
     checked: int = 0
+    claims: list[ClaimCheck] = field(default_factory=list)
 
     @property
     def grounded(self) -> bool:
@@ -144,27 +147,71 @@ def _lexical(sentence: str, facts: _Passages) -> float:
     return max((len(words & p) / len(words) for p in facts.words), default=0.0)
 
 
-def assess(
-    answer: str, passages: Sequence[str], similarity: Similarity | None = None
-) -> GroundingReport:
-    """Check every factual sentence of ``answer`` against ``passages``."""
+def _quoted_unsupported(
+    claims: list[str], facts: _Passages, passages: Sequence[str], similarity: Similarity | None
+) -> list[str]:
+    """Claims of a quoting model that share too few words with every passage (or, with
+    ``similarity``, are not close to one): it recombines table cells and list items, so its
+    sentences are rarely verbatim, but every word comes from a passage."""
+    weak = [s for s in claims if _lexical(s, facts) < LEXICAL_THRESHOLD]
+    if weak and similarity is not None and passages:
+        scores = similarity(weak, list(passages))
+        weak = [s for s, row in zip(weak, scores, strict=True) if max(row) < SIMILARITY_THRESHOLD]
+    return weak
+
+
+def check_sentences(
+    claims: list[str],
+    passages: Sequence[str],
+    similarity: Similarity | None = None,
+    question: str = "",
+) -> list[ClaimCheck]:
+    """One check per claim: facts absent from every passage first, then sentence-level support
+    (``chains.guardrails.claims``) for the rest."""
     facts = _Passages.build(passages)
+    missing = {s: _missing(s, facts) for s in claims}
+    rest = [s for s in claims if not missing[s]]
+    # Line by line: a table's rows would otherwise run together into one "sentence".
+    sentences = [[s for line in p.splitlines() for s in split_sentences(line)] for p in passages]
+    checked = dict(zip(rest, check_claims(rest, sentences, similarity, question), strict=True))
+    out = []
+    for s in claims:
+        if missing[s]:
+            kind = "number" if any(c.isdigit() for c in missing[s][0]) else "entity"
+            out.append(ClaimCheck(s, (), kind, "not in the sources: " + ", ".join(missing[s])))
+        else:
+            out.append(checked[s])
+    return out
+
+
+def assess(
+    answer: str,
+    passages: Sequence[str],
+    similarity: Similarity | None = None,
+    *,
+    question: str = "",
+    quoted: bool = False,
+) -> GroundingReport:
+    """Check every factual sentence of ``answer`` against ``passages``.
+
+    ``question`` names the terms a comparison answer must not swap ("lists" and "tuples").
+    ``quoted`` answers (the extractive model's) only need their facts and words in the
+    passages: they are built from passage text, so the meaning checks are not run on them.
+    """
     claims = [s for s in split_sentences(answer) if _is_claim(s)]
     report = GroundingReport(checked=len(claims))
     if not claims:
         return report
-    weak: list[str] = []
+    facts = _Passages.build(passages)
     for sentence in claims:
-        missing = _missing(sentence, facts)
-        if missing:
-            report.missing_facts.extend(missing)
-            report.unsupported.append(sentence)
-        elif _lexical(sentence, facts) < LEXICAL_THRESHOLD:
-            weak.append(sentence)
-    if weak and similarity is not None and passages:
-        scores = similarity(weak, list(passages))
-        weak = [s for s, row in zip(weak, scores, strict=True) if max(row) < SIMILARITY_THRESHOLD]
-    report.unsupported.extend(weak)
-    report.unsupported.sort(key=claims.index)
+        report.missing_facts.extend(_missing(sentence, facts))
+    if quoted:
+        missing = [s for s in claims if _missing(s, facts)]
+        weak = _quoted_unsupported([s for s in claims if s not in missing], facts, passages,
+                                   similarity)  # fmt: skip
+        report.unsupported = [s for s in claims if s in missing or s in weak]
+    else:
+        report.claims = check_sentences(claims, passages, similarity, question)
+        report.unsupported = [c.sentence for c in report.claims if not c.supported]
     report.support = 1 - len(report.unsupported) / len(claims)
     return report

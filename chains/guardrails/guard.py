@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from chains.guardrails.claims import ClaimCheck
 from chains.guardrails.grounding import GroundingReport, Similarity
 from chains.guardrails.pii import PII_CODES, PiiMatch, mask
 from chains.guardrails.text import clean
@@ -52,6 +53,7 @@ class OutputVerdict:
     violations: list[Violation] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     support: float = 1.0
+    claims: list[ClaimCheck] = field(default_factory=list)  # per claim: supporting passages
 
 
 def silence_telemetry() -> None:
@@ -172,12 +174,16 @@ def check_output(
     max_chars: int = 2000,
     check_groundedness: bool = True,
     similarity: Similarity | None = None,
+    question: str = "",
+    quoted: bool = False,
 ) -> OutputVerdict:
     """Screen a drafted answer against the passages it was written from.
 
     Checks length, PII absent from the passages, system-prompt disclosure, harmful content
     and (optionally) groundedness. Pass the *static* system prompt (without the passages) so
-    quoting a passage is not mistaken for a leak.
+    quoting a passage is not mistaken for a leak, and the ``question`` so that an answer
+    swapping the things it asks about ("lists" and "tuples") is caught. ``quoted``: the
+    answer was composed from passage text (the extractive model), see ``grounding.assess``.
     """
     guard = output_guard(max_chars, check_groundedness)
     silence_telemetry()
@@ -185,6 +191,8 @@ def check_output(
         "passages": list(passages),
         "system_prompt": system_prompt,
         "similarity": similarity,
+        "question": question,
+        "quoted": quoted,
     }
     outcome = guard.validate(answer, metadata=metadata)
     violations = _violations(_findings(outcome), "output")
@@ -194,4 +202,5 @@ def check_output(
         violations=violations,
         unsupported=list(report.unsupported),
         support=round(report.support, 4),
+        claims=list(report.claims),
     )

@@ -153,7 +153,13 @@ class CheckGrounded(Validator):
     required_metadata_keys: ClassVar[list[str]] = ["passages"]
 
     def _validate(self, value: Any, metadata: dict[str, Any]) -> ValidationResult:
-        report = assess(value, metadata.get("passages") or [], metadata.get("similarity"))
+        report = assess(
+            value,
+            metadata.get("passages") or [],
+            metadata.get("similarity"),
+            question=metadata.get("question") or "",
+            quoted=bool(metadata.get("quoted")),
+        )
         metadata["grounding"] = report
         if report.grounded:
             return PassResult()

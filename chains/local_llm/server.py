@@ -114,7 +114,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def serve_if_wanted(settings: Settings, runtime: Any | None) -> AbstractContextManager[Any]:
-    """The server when ``LLM=local`` or the active admin config names ``local``; else nothing.
+    """The server when ``LLM=local`` or the active admin config names ``local`` (as the model,
+    the fallback, or the judge of claim verification); else nothing.
 
     ``runtime`` is the ``RuntimeConfigStore`` (``None``: code defaults only).
     """
@@ -132,7 +133,9 @@ def wanted(settings: Settings, runtime: Any | None) -> bool:
     if runtime is None:
         return False
     layer = to_configurable(runtime.active().settings)
-    return ALIAS in {canonical_spec(s) for s in (layer["model"], layer["fallback_model"]) if s}
+    judge = layer["judge_model"] if layer["verify_claims"] else None  # it verifies every turn
+    specs = (layer["model"], layer["fallback_model"], judge)
+    return ALIAS in {canonical_spec(s) for s in specs if s}
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float, log: Path) -> None:

@@ -228,6 +228,53 @@ def test_admin_turns_a_guardrail_off_and_on(client: TestClient, admin: TestUser)
     assert "PROMPT_INJECTION" in codes(say(client, admin, INJECTION))
 
 
+REFUTED = '{"verdicts": [{"n": 1, "supported": false}]}'
+CONFIRMED = '{"verdicts": [{"n": 1, "supported": true}]}'
+
+
+def test_admin_turns_claim_verification_on_and_names_its_judge(
+    client: TestClient, admin: TestUser, emu: OpenAIEmulator
+) -> None:
+    """``claim_verification`` / ``judge_model`` reach the turn's ``verify_claims`` /
+    ``judge_model``: the judge gets one call, and a sentence it refutes is removed."""
+    got = client.get(URL, headers=admin.headers).json()["data"]["guardrails"]
+    assert got["claim_verification"] is False and got["judge_model"] is None  # code defaults
+    body = {
+        "llm_provider": {"active": "openai", "model": "gpt-admin"},
+        "guardrails": {"claim_verification": True, "judge_model": "OpenAI/gpt-judge"},
+    }
+    saved = ok_put(client, admin, body)
+    assert {"guardrails.claim_verification", "guardrails.judge_model"} <= set(saved["changes"])
+    got = client.get(URL, headers=admin.headers).json()["data"]["guardrails"]
+    assert got["claim_verification"] is True
+    assert got["judge_model"] == "openai/gpt-judge"  # stored canonical, like fallback_model
+    try:
+        emu.clear_requests()
+        emu.script("gpt-admin", answer(GROUNDED))
+        emu.script("gpt-judge", answer(REFUTED))
+        turn = say(client, admin, QUESTION)
+        judged = emu.chat_requests("gpt-judge")
+        assert len(judged) == 1 and "valid for 30 minutes" in str(judged[0].body["messages"])
+        assert turn["bot_response"]["content"] != GROUNDED and "UNGROUNDED" in codes(turn)
+
+        # null clears the judge: the answering model verifies its own answer.
+        saved = ok_put(client, admin, {"guardrails": {"judge_model": None}})
+        assert saved["changes"] == ["guardrails.judge_model"]
+        emu.clear_requests()
+        emu.script("gpt-admin", answer(GROUNDED), answer(CONFIRMED))
+        assert say(client, admin, QUESTION)["bot_response"]["content"] == GROUNDED
+        assert len(emu.chat_requests("gpt-admin")) == 2 and emu.chat_requests("gpt-judge") == []
+
+        # Off: no verifying call at all.
+        ok_put(client, admin, {"guardrails": {"claim_verification": False}})
+        emu.clear_requests()
+        emu.script("gpt-admin", answer(GROUNDED))
+        assert say(client, admin, QUESTION)["bot_response"]["content"] == GROUNDED
+        assert len(emu.chat_requests("gpt-admin")) == 1
+    finally:
+        emu.scripts.clear()
+
+
 def test_input_length_limit_follows_the_configuration(client: TestClient, admin: TestUser) -> None:
     message = "How do I reset my password? " * 5  # 140 characters
     assert say(client, admin, message)["guardrails"]["input_safe"]
@@ -267,6 +314,15 @@ def test_input_length_limit_follows_the_configuration(client: TestClient, admin:
         ({"guardrails": {"pii_detection": False}}, 422, "UNSUPPORTED_SETTING", "mask_pii"),
         ({"guardrails": {"toxicity_threshold": 0.8}}, 422, "UNSUPPORTED_SETTING",
          "content_safety"),
+        ({"guardrails": {"claim_verification": "true"}}, 422, "VALIDATION_ERROR",
+         "claim_verification"),
+        ({"guardrails": {"judge_model": "anthropic/claude"}}, 422, "UNKNOWN_CHAT_PROVIDER",
+         "anthropic"),
+        ({"guardrails": {"judge_model": "openai"}}, 422, "INVALID_CHAT_MODEL", "openai/<model>"),
+        ({"guardrails": {"judge_model": "azure_openai/gpt-4o"}}, 422, "PROVIDER_NOT_CONFIGURED",
+         "AZURE_OPENAI_ENDPOINT"),
+        ({"guardrails": {"judge_model": "extractive"}}, 422, "INVALID_JUDGE_MODEL",
+         "judge_model"),
         ({"embedding_provider": {"active": "azure-openai", "model": "text-embedding-ada-002"}},
          409, "REINDEX_REQUIRED", "EMBEDDING_MODEL"),
         ({"embedding_provider": {"model": "all-mpnet-base-v2"}}, 409, "REINDEX_REQUIRED",

@@ -90,13 +90,13 @@ def test_not_prepared_is_refused_before_the_app_starts(tmp_path: Path) -> None:
         serve_if_wanted(bare, None).__enter__()
 
 
-def runtime(model: str, fallback: str | None = None) -> Any:
+def runtime(model: str, fallback: str | None = None, **guardrails: Any) -> Any:
     layer = {"llm": {"provider": model, "model": model, "fallback_model": fallback,
                      "temperature": 0.1, "max_tokens": 64},
              "retrieval": {"top_k": 5, "min_relevance_score": 0.4, "reranking_enabled": False},
              "guardrails": {"content_safety": True, "mask_pii": True, "injection_detection": True,
                             "groundedness_check": True, "max_input_length": 4000,
-                            "max_output_length": 2000}}  # fmt: skip
+                            "max_output_length": 2000, **guardrails}}  # fmt: skip
     return SimpleNamespace(active=lambda: SimpleNamespace(settings=layer))
 
 
@@ -104,6 +104,9 @@ def test_the_app_starts_it_only_when_asked(settings: Settings) -> None:
     assert not wanted(settings, None) and not wanted(settings, runtime("extractive"))
     assert wanted(settings.model_copy(update={"llm": "local"}), None)
     assert wanted(settings, runtime("local")) and wanted(settings, runtime("extractive", "local"))
+    judged_locally = runtime("extractive", claim_verification=True, judge_model="local")
+    assert wanted(settings, judged_locally)
+    assert not wanted(settings, runtime("extractive", judge_model="local"))  # verification off
     external = settings.model_copy(update={"llm": "local", "local_llm_url": "http://h:1/v1"})
     with serve_if_wanted(external, None) as started:  # LOCAL_LLM_URL: someone else runs it
         assert started is None and current_url(external) == "http://h:1"

@@ -46,7 +46,14 @@ PUBLIC = {
     "/openapi.json",
     "/login",
     "/logout",
+    # The customer widget: a public script, its demo page, and the site-key session start.
+    "/widget.js",
+    "/widget/demo",
+    "/api/v1/widget/session",
 }
+
+# Pages for people, not scripts: without a login cookie they redirect to the login page.
+LOGIN_REDIRECTS = {"/agent/": "/login?next=/agent/"}
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +110,11 @@ def test_every_route_but_the_public_ones_answers_401_without_credentials(
         paths.add(path)
         if path in PUBLIC:
             seen_public.add(path)
+            continue
+        if path in LOGIN_REDIRECTS:  # a page for people: anonymous callers go to /login
+            r = client.get(path, follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"] == LOGIN_REDIRECTS[path]
+            checked += 1
             continue
         for method in sorted(methods - {"HEAD"}):
             r = client.request(method, concrete(path))

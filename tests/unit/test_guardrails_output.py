@@ -82,12 +82,17 @@ def test_similarity_can_rescue_a_paraphrase_but_not_a_wrong_number() -> None:
 
     calls: list[tuple[list[str], list[str]]] = []
 
-    def similar(sentences: list[str], passages: list[str]) -> list[list[float]]:
-        calls.append((sentences, passages))
-        return [[0.82, 0.1] for _ in sentences]
+    def similar(clauses: list[str], units: list[str]) -> list[list[float]]:
+        calls.append((clauses, units))
+        return [[0.85] * len(units) for _ in clauses]
 
     assert check_output(answer, PASSAGES, similarity=similar).safe
-    assert calls and calls[0][1] == PASSAGES
+    # One call for the whole answer, against passage sentences (not whole passages).
+    assert len(calls) == 1 and calls[0][0] == [answer]
+    assert (
+        "The Team plan costs $12 per user per month, billed annually, or $15 billed monthly."
+        in (calls[0][1])
+    )
     wrong = "Yearly subscribers may reclaim their whole payment within 60 days."
     assert not check_output(wrong, PASSAGES, similarity=similar).safe
 

@@ -1,0 +1,1 @@
+"""Human handoff: the session's handoff state, its moves, live events and agent views."""

@@ -1,0 +1,93 @@
+"""An app served by uvicorn on a free loopback port, in a thread: for SSE clients and browsers
+(``TestClient`` buffers a response, so it cannot follow an endless event stream)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import uvicorn
+
+from loaders.mongo import free_port
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL once ``/health`` answers."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code < 500:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    else:
+        raise AssertionError("the app did not start within 30 s")
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class EventReader:
+    """Reads one SSE stream in a thread; ``next(type)`` waits for the next event of a type."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.connected = threading.Event()
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, args=(url, headers), daemon=True)
+        self._thread.start()
+        assert self.connected.wait(30), "the event stream did not open"
+
+    def _run(self, url: str, headers: dict[str, str]) -> None:
+        import json
+
+        with httpx.stream("GET", url, headers=headers, timeout=None) as response:
+            assert response.status_code == 200, response.read()
+            self.status = response.status_code
+            current: dict[str, Any] = {}
+            for line in response.iter_lines():
+                if self._stop:
+                    return
+                if line.startswith(": connected"):
+                    self.connected.set()
+                elif line.startswith("id: "):
+                    current["id"] = line[4:]
+                elif line.startswith("event: "):
+                    current["event"] = line[7:]
+                elif line.startswith("data: "):
+                    current["data"] = json.loads(line[6:])
+                elif line == "" and current:
+                    with self._cond:
+                        self.events.append(current | {"at": time.monotonic()})
+                        self._cond.notify_all()
+                    current = {}
+
+    def next(self, event: str, timeout: float = 30.0, start: int = 0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for item in self.events[start:]:
+                    if item.get("event") == event:
+                        return item
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {event!r} event within {timeout} s: {self.events}")
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        self._stop = True
