@@ -12,8 +12,6 @@ import time
 from collections import Counter, OrderedDict
 from typing import Any, Protocol
 
-from loaders.settings import Settings
-
 
 class KeyValueCache(Protocol):
     """JSON values by key with a time to live; misses and failures both return ``None``."""
@@ -111,17 +109,3 @@ class InProcessKV:
         with self._lock:
             for key in keys:
                 self._items.pop(key, None)
-
-
-def make_kv(settings: Settings) -> KeyValueCache:
-    """Redis when ``REDIS_URL`` is set (shared by every worker, degrading in process), else an
-    in-process LRU."""
-    if settings.redis_url:
-        from loaders.redis_kv import RedisKV
-
-        return RedisKV(
-            settings.redis_url,
-            timeout_seconds=settings.redis_timeout_seconds,
-            cooldown_seconds=settings.redis_retry_seconds,
-        )
-    return InProcessKV()

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from loaders.kv import CacheStats, InProcessKV
+from loaders.kv import CacheStats, InProcessKV, KeyValueCache
 from loaders.redis_link import (
     DEFAULT_COOLDOWN_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
@@ -23,6 +23,7 @@ from loaders.redis_link import (
     count_degraded,
     sync_client,
 )
+from loaders.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -142,3 +143,15 @@ class RedisKV:
                 "served until their TTL",
                 self.max_dirty,
             )
+
+
+def make_kv(settings: Settings) -> KeyValueCache:
+    """Redis when ``REDIS_URL`` is set (shared by every worker, degrading in process), else an
+    in-process LRU."""
+    if settings.redis_url:
+        return RedisKV(
+            settings.redis_url,
+            timeout_seconds=settings.redis_timeout_seconds,
+            cooldown_seconds=settings.redis_retry_seconds,
+        )
+    return InProcessKV()

@@ -26,9 +26,10 @@ from loaders.indexing import RECORD_COLLECTION, KnowledgeStore, RecordManager
 from loaders.jobs import IngestionWorker, JobStore
 from loaders.keyword_index import KeywordIndex
 from loaders.knowledge_base import KnowledgeBase
-from loaders.kv import InProcessKV, KeyValueCache, make_kv
+from loaders.kv import InProcessKV, KeyValueCache
 from loaders.mongo import EmbeddedMongo, connect, ensure_indexes
 from loaders.records import KnowledgeBaseRecords
+from loaders.redis_kv import make_kv
 from loaders.retrieval import HybridSearcher, SearchLimits
 from loaders.settings import Settings
 from loaders.tokens import TokenCounter

@@ -59,10 +59,13 @@ def customer_message(doc: dict[str, Any], availability: dict[str, Any]) -> str:
     )
 
 
-def handoff_payload(chat: ChatService, doc: dict[str, Any]) -> dict[str, Any]:
+def handoff_payload(chat: ChatService, doc: dict[str, Any], cursor: str) -> dict[str, Any]:
+    """The state after a move, and ``cursor``, the event id read before the move: a stream
+    that starts there misses nothing that happens after it (the move's own event repeats)."""
     availability = chat.handoffs.availability()
     return {
         "session_id": doc["session_id"],
+        "last_event_id": cursor,
         "handoff": rules.view(doc) | {"agents_online": availability["agents_online"]},
         "message": customer_message(doc, availability),
     }
@@ -86,10 +89,11 @@ async def request_handoff(
 
     def run() -> dict[str, Any]:
         owned_active_session(chat.sessions, sid, user)
+        cursor = chat.bus.cursor(f"session:{sid}")
         sealed = auth.users.cipher.encrypt(email) if email else None
         reason = (body.reason or "").strip() or "customer_request"
         doc = chat.handoffs.request(sid, reason=reason, explicit=True, email=sealed)
-        return handoff_payload(chat, doc)
+        return handoff_payload(chat, doc, cursor)
 
     return ok(request, await run_in_threadpool(run))
 
@@ -102,7 +106,8 @@ async def cancel_handoff(
 
     def run() -> dict[str, Any]:
         owned_active_session(chat.sessions, sid, user)
-        return handoff_payload(chat, chat.handoffs.cancel(sid))
+        cursor = chat.bus.cursor(f"session:{sid}")
+        return handoff_payload(chat, chat.handoffs.cancel(sid), cursor)
 
     return ok(request, await run_in_threadpool(run))
 

@@ -73,9 +73,15 @@ def open_session(
         site_key_id=str(key["key_id"]),
         origin=origin,
     )
+    # The live-event cursor first, then the state and messages: whatever changes after this
+    # read reaches the widget's event stream, which starts after ``last_event_id``.
+    cursor = chat.bus.cursor(f"session:{sid}")
+    if resumed:
+        session = chat.sessions.get(sid)
     return {
         "session_id": sid,
         "visitor_id": visitor_id,
+        "last_event_id": cursor,
         **grant,
         "resumed": resumed,
         "handoff": handoff.view(session),

@@ -84,7 +84,7 @@ class LocalBus:
     def cursor(self, channel: str) -> str:
         with self._lock:
             buffer = self._buffers.get(channel)
-            return buffer[-1].id if buffer else f"{int(time.time() * 1000)}-0"
+            return buffer[-1].id if buffer else "0-0"  # nothing yet: every later event counts
 
     def _after(self, channel: str, after: tuple[int, int]) -> list[Event]:
         with self._lock:

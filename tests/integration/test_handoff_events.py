@@ -151,3 +151,25 @@ def test_two_processes_share_events_through_redis(
     finally:
         one.close()
         two.close()
+
+
+def test_a_stream_started_from_the_handoff_cursor_misses_nothing(svc: Services) -> None:
+    """A claim between the handoff response and the stream's first connection still arrives."""
+    customer, agent = make_user(svc), make_user(svc, "support_agent")
+    with serve(app_for(svc)) as base:
+        r = httpx.post(f"{base}/api/v1/chat/sessions/initialize", json={}, headers=customer.headers)
+        sid = r.json()["data"]["session_id"]
+        r = httpx.post(
+            f"{base}/api/v1/chat/sessions/{sid}/handoff", json={}, headers=customer.headers
+        )
+        cursor = r.json()["data"]["last_event_id"]
+        httpx.post(f"{base}/api/v1/agent/sessions/{sid}/claim", headers=agent.headers)
+        events = EventReader(
+            f"{base}/api/v1/chat/sessions/{sid}/events",
+            customer.headers | {"Last-Event-ID": cursor},
+        )
+        states = [events.next("handoff")["data"]["handoff"]["state"]]
+        if states[0] == "waiting":  # the request's own event may repeat first
+            states.append(events.next("handoff", start=1)["data"]["handoff"]["state"])
+        assert states[-1] == "with_agent"
+        events.close()

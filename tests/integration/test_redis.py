@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from chains.sessions import ChatSessions, SessionGone, ensure_chat_indexes
-from loaders.kv import InProcessKV, make_kv
-from loaders.redis_kv import RedisKV
+from loaders.kv import InProcessKV
+from loaders.redis_kv import RedisKV, make_kv
 from loaders.redis_link import degraded_counts
 from loaders.settings import Settings
 from loaders.stack import Services

@@ -63,3 +63,14 @@ def test_presence_expires() -> None:
     assert bus.online() == {"agent-1"}
     bus._presence["agent-1"] -= 3600  # long ago
     assert bus.online() == set()
+
+
+def test_a_cursor_read_before_an_event_sees_it() -> None:
+    """The cursor a client gets with a payload, then the event, then the stream: not lost."""
+    bus = LocalBus()
+    empty = bus.cursor("fresh")
+    bus.publish("fresh", "message", {"n": 1})
+    assert asyncio.run(asyncio.wait_for(take(bus, "fresh", empty, 1), 2)) == ["1"]
+    later = bus.cursor("fresh")
+    bus.publish("fresh", "message", {"n": 2})
+    assert asyncio.run(asyncio.wait_for(take(bus, "fresh", later, 1), 2)) == ["2"]

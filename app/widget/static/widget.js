@@ -620,6 +620,8 @@ class Widget {
     const inMs = Math.max(30_000, d.expires_in * 1000 - REFRESH_EARLY_MS);
     this.refreshTimer = setTimeout(() => this.refresh().catch(() => {}), inMs);
     if (changed || includeMessages) this.renderHistory(d.messages);
+    // Where live events start: nothing sent after this payload was read is missed.
+    if (d.last_event_id && (changed || !this.lastEventId)) this.lastEventId = d.last_event_id;
     this.setHandoff(d.handoff);
     return d;
   }
@@ -753,6 +755,7 @@ class Widget {
       }
       this.emailError.textContent = "";
       if (env.data.message) this.system(env.data.message);
+      if (env.data.last_event_id && !this.lastEventId) this.lastEventId = env.data.last_event_id;
       this.setHandoff(env.data.handoff);
       if (!this.emailForm.hidden) this.emailInput.focus();
       else this.input.focus();
