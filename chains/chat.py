@@ -28,6 +28,7 @@ from chains.analytics.writer import EventSink
 from chains.graph import graph
 from chains.handoff.bus import EventBus, LocalBus
 from chains.handoff.conversation import Conversations
+from chains.handoff.state import is_held
 from chains.handoff.store import Handoffs
 from chains.runtime_config import with_runtime
 from chains.session_locks import LocalLocks
@@ -214,10 +215,16 @@ class ChatService:
         user_id: str | None = None,
         configurable: dict[str, Any] | None = None,
         checked: bool = False,
-    ) -> dict[str, Any]:
+        unless_held: bool = False,
+    ) -> dict[str, Any] | None:
         """Run one turn for an active session and record it on the session; ``checked`` says
-        the caller has just read the session as active (saves a MongoDB round trip)."""
-        if not checked:
+        the caller has just read the session as active (saves a MongoDB round trip).
+
+        With ``unless_held`` the session is read again once the turn holds the session lock,
+        and ``None`` comes back if a person has the conversation by then (a handoff asked for
+        by the turn before, or an agent's claim, while this one waited).
+        """
+        if not checked and not unless_held:
             self.sessions.get_active(session_id)
         config: RunnableConfig = {
             "configurable": complete_configurable(
@@ -225,5 +232,7 @@ class ChatService:
             )
         }
         with self.turn_lock(session_id):
+            if unless_held and is_held(self.sessions.get_active(session_id)):
+                return None
             out: dict[str, Any] = self.runnable.invoke({"question": question}, config)
         return out

@@ -4,6 +4,7 @@ written to state (``route``, ``verdict``) and read by the pure functions in ``ch
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,8 @@ from chains.state import ChatState, Guardrails
 from chains.timing import timed
 from prompts.specs import STRICT_ANSWER_VERSION
 from prompts.variables import passages_from_documents
+
+log = logging.getLogger(__name__)
 
 
 @timed("guard")
@@ -230,7 +233,11 @@ def _verifier(cfg: Configuration, res: Any, docs: list[Document]) -> Verify | No
         return None
     from chains.guardrails.verify import verifier_model, verify
 
-    model = verifier_model(spec, res.settings)
+    try:
+        model = verifier_model(spec, res.settings)
+    except Exception:  # a judge that cannot be built never fails the turn: no verification
+        log.warning("claim verification skipped: cannot build judge model %r", spec, exc_info=True)
+        return None
     passages = [d.page_content for d in docs]
     return lambda sentences: verify(model, sentences, passages)
 

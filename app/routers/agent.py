@@ -63,9 +63,24 @@ async def queue(
 
 
 @router.get("/sessions/{session_id}")
-async def conversation(request: Request, session_id: str, _: StaffUser, chat: Chat) -> JSONResponse:
+async def conversation(
+    request: Request,
+    session_id: str,
+    _: StaffUser,
+    chat: Chat,
+    auth: Annotated[AuthService, Depends(get_auth)],
+) -> JSONResponse:
+    """The transcript, notes and handoff; ``contact_email`` is the address an offline
+    request left (stored encrypted, shown to staff only)."""
     sid = _session_id(session_id)
-    return ok(request, await run_in_threadpool(chat.conversations.transcript, sid))
+
+    def run() -> dict[str, Any]:
+        view = chat.conversations.transcript(sid)
+        record = (chat.sessions.get(sid).get("metadata") or {}).get("handoff") or {}
+        sealed = record.get("email")
+        return view | {"contact_email": auth.users.cipher.decrypt(sealed) if sealed else None}
+
+    return ok(request, await run_in_threadpool(run))
 
 
 def _handoff(chat: ChatService, doc: dict[str, Any]) -> dict[str, Any]:

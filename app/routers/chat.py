@@ -199,7 +199,9 @@ async def send_message(
         doc = owned_active_session(chat.sessions, sid, user)
         if is_held(doc):
             return held_payload(chat, doc, text)
-        out = chat.ask(sid, text, user_id=user_id, configurable=body.config, checked=True)
+        out = chat.ask(sid, text, user_id=user_id, configurable=body.config, unless_held=True)
+        if out is None:  # a person took the conversation while this turn waited its turn
+            return held_payload(chat, chat.sessions.get(sid), text)
         return turn_payload(chat, sid, out)
 
     return ok(request, await run_in_threadpool(turn))

@@ -11,12 +11,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
 from app.envelope import jsonable, meta
 from chains.chat import ChatService, complete_configurable
 from chains.handoff import state as rules
+from chains.handoff.state import is_held
 from chains.sessions import MESSAGES
 
 
@@ -68,25 +70,34 @@ async def stream_turn(
     (which replaces the draft when a guardrail rewrote it), or ``error``."""
     configurable = complete_configurable({**config, "session_id": sid, "user_id": user_id or ""})
     final: dict[str, Any] | None = None
-    await run_in_threadpool(chat.locks.acquire, sid)
+    locked = False
     try:
-        if True:
-            async for event in chat.runnable.astream_events(
-                {"question": text}, {"configurable": configurable}, version="v2"
+        # Shielded: a client gone while we wait must not leave the lock taken with nobody to
+        # release it (the thread would still acquire it after the cancellation).
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(chat.locks.acquire, sid)
+        locked = True
+        doc = await run_in_threadpool(chat.sessions.get, sid)
+        if is_held(doc):  # a person took the conversation while this turn waited its turn
+            payload = await run_in_threadpool(held_payload, chat, doc, text)
+            yield _sse("final", {"success": True, "data": payload, "meta": meta(request)})
+            return
+        async for event in chat.runnable.astream_events(
+            {"question": text}, {"configurable": configurable}, version="v2"
+        ):
+            kind = event["event"]
+            if (
+                kind == "on_chat_model_stream"
+                and event.get("metadata", {}).get("langgraph_node") == "generate"
             ):
-                kind = event["event"]
-                if (
-                    kind == "on_chat_model_stream"
-                    and event.get("metadata", {}).get("langgraph_node") == "generate"
-                ):
-                    token = getattr(event["data"].get("chunk"), "content", "")
-                    if token:
-                        yield _sse("token", {"content": token})
-                elif kind == "on_chain_end" and event.get("name") == "SupportChat":
-                    final = event["data"].get("output")
-            if final is not None:
-                payload = await run_in_threadpool(turn_payload, chat, sid, final)
-                yield _sse("final", {"success": True, "data": payload, "meta": meta(request)})
+                token = getattr(event["data"].get("chunk"), "content", "")
+                if token:
+                    yield _sse("token", {"content": token})
+            elif kind == "on_chain_end" and event.get("name") == "SupportChat":
+                final = event["data"].get("output")
+        if final is not None:
+            payload = await run_in_threadpool(turn_payload, chat, sid, final)
+            yield _sse("final", {"success": True, "data": payload, "meta": meta(request)})
     except Exception as exc:  # the stream has started: report in-band, never a broken pipe
         code = getattr(exc, "code", "INTERNAL_ERROR")
         status = int(getattr(exc, "status", 500))
@@ -95,7 +106,8 @@ async def stream_turn(
             chat.sessions.events.emit("error", session_id=sid, user_id=user_id, data=data)
         yield _sse("error", {"code": code, "message": getattr(exc, "message", "Chat failed.")})
     finally:
-        await run_in_threadpool(chat.locks.release, sid)
+        if locked:  # no await here: a cancelled stream would never get past it
+            chat.locks.release(sid)
 
 
 def _sse(event: str, data: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import Request
@@ -25,7 +26,8 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 def last_event_id(request: Request) -> str | None:
     """The id to resume after (header first, then ``?last_event_id=``); junk is ignored."""
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    return raw if raw and _EVENT_ID.match(raw.strip()) else None
+    value = (raw or "").strip()
+    return value if _EVENT_ID.fullmatch(value) else None
 
 
 def frame(event: Event) -> str:
@@ -46,12 +48,14 @@ def event_stream(
 
     async def frames() -> AsyncIterator[str]:
         yield ": connected\n\n"  # headers and a first byte now: the client knows it is live
+        beat = time.monotonic()
         async for event in bus.follow(channel, after, heartbeat):
             if await request.is_disconnected():
                 return
+            if on_beat is not None and time.monotonic() - beat >= heartbeat:
+                on_beat()  # on a clock, not only when idle: a busy stream's agent is online too
+                beat = time.monotonic()
             if event is None:
-                if on_beat is not None:
-                    on_beat()
                 yield ": ping\n\n"
             elif keep(event):
                 yield frame(event)

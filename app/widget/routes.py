@@ -66,7 +66,7 @@ async def start_session(
         return key, resume
 
     key, resume = await run_in_threadpool(check)
-    if resume is None:
+    if resume is None or resume.session is None:  # any new session counts, resumed or not
         limiter = request.app.state.rate_limiter
         wait = await limiter.check_ip(request.scope, "widget_session")
         if wait > 0:

@@ -25,6 +25,7 @@ from loaders.redis_link import Outage, sync_client
 
 log = logging.getLogger(__name__)
 BUFFER = 500  # events kept per channel for resuming
+MAX_CHANNELS = 10_000  # channels kept in process; the idle ones go first
 PRESENCE_SECONDS = 45.0  # an agent is online this long after their stream's last heartbeat
 _STREAM_PREFIX = "sb:events:"
 _PRESENCE_KEY = "sb:agents:online"
@@ -74,12 +75,20 @@ class LocalBus:
     def publish(self, channel: str, type: str, data: dict[str, Any]) -> str:
         with self._lock:
             event = Event(self._next_id(), type, data)
+            if channel not in self._buffers and len(self._buffers) >= MAX_CHANNELS:
+                self._forget_idle()
             self._buffers.setdefault(channel, deque(maxlen=BUFFER)).append(event)
             waiters = list(self._waiters.get(channel, ()))
         for loop, flag in waiters:
             with contextlib.suppress(RuntimeError):  # the loop has closed: its stream is gone
                 loop.call_soon_threadsafe(flag.set)
         return event.id
+
+    def _forget_idle(self) -> None:
+        """Drop the oldest half of the channels nobody follows (memory stays bounded)."""
+        idle = [c for c in self._buffers if not self._waiters.get(c)]
+        for channel in idle[: max(1, len(idle) // 2)]:
+            del self._buffers[channel]
 
     def cursor(self, channel: str) -> str:
         with self._lock:
@@ -175,6 +184,7 @@ class RedisBus:
         self, channel: str, after: str | None, heartbeat: float
     ) -> AsyncIterator[Event | None]:
         from redis.asyncio import Redis
+        from redis.exceptions import ResponseError
 
         key = _STREAM_PREFIX + channel
         position = str(after or await asyncio.to_thread(self.cursor, channel))
@@ -185,10 +195,15 @@ class RedisBus:
                     reply: Any = await client.xread(
                         {key: position}, block=int(heartbeat * 1000), count=100
                     )
+                except ResponseError:  # an id Redis refuses (the client's): follow from now
+                    position = await asyncio.to_thread(self.cursor, channel)
+                    continue
                 except Exception as exc:  # Redis went away mid-stream: this process's events
                     self._outage.failed("events_follow", exc)
                     async for event in self._local.follow(channel, None, heartbeat):
                         yield event
+                        if event is None and self._outage.available():
+                            return  # Redis may be back: the client reconnects with its id
                     return
                 if not reply:
                     yield None

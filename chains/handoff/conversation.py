@@ -18,7 +18,7 @@ from chains.handoff.store import Handoffs
 from chains.sessions import MESSAGES, mask_pii, next_seq, now
 
 NOTES = "chat_notes"
-QUEUE_LIMIT = 200
+QUEUE_LIMIT = 1000  # read, then sorted oldest first
 LAST_MESSAGES = 3
 
 
@@ -32,9 +32,12 @@ class Conversations:
         self.bus = handoffs.bus
         self.db[NOTES].create_index([("session_id", ASCENDING), ("seq", ASCENDING)])
 
-    def _insert(self, doc: dict[str, Any], role: str, content: str, meta: dict[str, Any]) -> dict:
+    def _insert(
+        self, doc: dict[str, Any], role: str, content: str, meta: dict[str, Any], **extra: Any
+    ) -> dict[str, Any]:
         at, seq = now(), next_seq()
         record = {
+            **extra,
             "message_id": str(uuid.uuid4()),
             "session_id": doc["session_id"],
             "user_id": doc.get("user_id"),
@@ -48,6 +51,7 @@ class Conversations:
         self.db[MESSAGES].insert_one(dict(record))
         self.sessions.touch(str(doc["session_id"]))
         record.pop("_id", None)
+        record.pop("agent_id", None)
         return record
 
     def customer_message(self, doc: dict[str, Any], text: str) -> dict[str, Any]:
@@ -60,8 +64,8 @@ class Conversations:
     def agent_message(self, session_id: str, agent: dict[str, Any], text: str) -> dict[str, Any]:
         doc = self.handoffs._held_by(session_id, agent)
         holder = doc["metadata"]["assigned_agent"]
-        meta = {"agent_id": str(agent["user_id"]), "agent_name": holder.get("name", "Agent")}
-        record = self._insert(doc, "agent", text, meta)
+        meta = {"agent_name": holder.get("name", "Agent")}  # metadata is shown to the customer
+        record = self._insert(doc, "agent", text, meta, agent_id=str(agent["user_id"]))
         self.handoffs.first_reply(doc)
         event = _event(record)
         self.bus.publish(f"session:{session_id}", "message", event)

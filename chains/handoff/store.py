@@ -87,8 +87,13 @@ class Handoffs:
         doc = self.sessions.get(session_id)
         record = rules.current(doc)
         at = now()
-        if record["state"] == "waiting" and email:
-            return self._move(session_id, ("waiting",), {"metadata.handoff.email": email}) or doc
+        if record["state"] == "waiting" and (email or (explicit and not record.get("explicit"))):
+            # An email left while waiting, or the customer now asking for the person the bot's
+            # rule queued them for (from then on the bot stays silent too).
+            fields: dict[str, Any] = {"metadata.handoff.explicit": True} if explicit else {}
+            if email:
+                fields["metadata.handoff.email"] = email
+            return self._move(session_id, ("waiting",), fields) or doc
         if not rules.may_escalate(record, explicit=explicit, at=at):
             return doc
         offline = not self.availability(at)["available"]
@@ -116,11 +121,17 @@ class Handoffs:
         return moved
 
     def cancel(self, session_id: str) -> dict[str, Any]:
-        """The customer no longer waits: back to the bot (only while still queued)."""
-        fields = {"metadata.handoff.state": "bot", "metadata.handoff.outcome": "cancelled"}
-        doc = self._move(session_id, ("waiting",), fields)
+        """The customer wants the bot back: while queued, or from an agent (one who went
+        away must not leave the customer without anyone answering)."""
+        fields = {
+            "metadata.handoff.state": "bot",
+            "metadata.handoff.outcome": "cancelled",
+            "metadata.handoff.released_at": now(),  # the loop guard applies as after a release
+        }
+        doc = self._move(session_id, ("waiting", "with_agent"), fields)
         if doc is None:
-            raise WrongHandoffState("Only a conversation waiting for a person can be cancelled.")
+            raise WrongHandoffState("This conversation is not with, or waiting for, a person.")
+        self._analytics(doc, "cancelled")
         return doc
 
     def claim(self, session_id: str, agent: dict[str, Any]) -> dict[str, Any]:

@@ -121,6 +121,7 @@ def test_request_claim_reply_release(client: TestClient, people: dict[str, TestU
     roles = [m["role"] for m in history]
     assert roles == ["user", "agent"]
     assert history[1]["metadata"]["agent_name"]
+    assert "agent_id" not in history[1]["metadata"]  # staff ids stay internal
     assert all("VIP" not in m["content"] for m in history)  # notes never reach the customer
 
     view = client.get(f"/api/v1/agent/sessions/{sid}", headers=agent.headers).json()["data"]
@@ -292,6 +293,8 @@ def test_offline_request_collects_email(
         queue = client.get("/api/v1/agent/queue", headers=people["agent"].headers)
         item = next(s for s in queue.json()["data"]["sessions"] if s["session_id"] == sid)
         assert item["handoff"]["offline"] is True
+        view = client.get(f"/api/v1/agent/sessions/{sid}", headers=people["agent"].headers)
+        assert view.json()["data"]["contact_email"] == "pat@example.com"  # staff can reply
     finally:
         client.put("/api/v1/admin/handoff", json={"hours": None}, headers=admin.headers)
 
@@ -315,3 +318,45 @@ def test_langserve_on_held_session_says_a_person_has_it(
     assert out["sources"] == [] and out["confidence_score"] == 0.0
     stored = svc.db[MESSAGES].find_one({"session_id": sid, "role": "user"})
     assert stored is not None and stored["content"] == "How do I reset my password?"
+
+
+def test_customer_takes_the_bot_back_from_an_absent_agent(
+    client: TestClient, people: dict[str, TestUser]
+) -> None:
+    customer = people["customer"]
+    sid = session(client, customer)
+    ask_person(client, sid, customer)
+    client.post(f"/api/v1/agent/sessions/{sid}/claim", headers=people["agent"].headers)
+    r = client.post(f"/api/v1/chat/sessions/{sid}/handoff/cancel", headers=customer.headers)
+    assert r.status_code == 200 and r.json()["data"]["handoff"]["state"] == "bot"
+    r = client.post(
+        f"/api/v1/chat/sessions/{sid}/messages",
+        json={"message": UNANSWERABLE},
+        headers=customer.headers,
+    )
+    assert r.json()["data"]["bot_response"] is not None
+    r = client.post(
+        f"/api/v1/agent/sessions/{sid}/messages", json={"message": "hi"},
+        headers=people["agent"].headers,
+    )  # fmt: skip
+    assert r.status_code == 409  # the agent no longer holds it
+
+
+def test_bot_queued_session_keeps_answering_until_the_customer_asks(
+    client: TestClient, people: dict[str, TestUser]
+) -> None:
+    customer = people["customer"]
+    sid = session(client, customer)
+
+    def say(text: str) -> Any:
+        return client.post(
+            f"/api/v1/chat/sessions/{sid}/messages", json={"message": text},
+            headers=customer.headers,
+        ).json()["data"]  # fmt: skip
+
+    say(UNANSWERABLE)
+    queued = say(UNANSWERABLE)
+    assert queued["handoff"]["state"] == "waiting"  # the bot's rule queued it...
+    assert say(UNANSWERABLE)["bot_response"] is not None  # ...and the bot keeps answering
+    assert ask_person(client, sid, customer).json()["data"]["handoff"]["state"] == "waiting"
+    assert say("Anyone there?")["bot_response"] is None  # asked for a person: bot silent

@@ -4,6 +4,8 @@ agent's reply, typing and state changes; agents get queue changes and customer m
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -173,3 +175,36 @@ def test_a_stream_started_from_the_handoff_cursor_misses_nothing(svc: Services) 
             states.append(events.next("handoff", start=1)["data"]["handoff"]["state"])
         assert states[-1] == "with_agent"
         events.close()
+
+
+def test_a_stream_dropped_while_waiting_for_its_turn_frees_the_session(svc: Services) -> None:
+    """A client that goes away mid-stream must not leave the session lock taken."""
+    customer = make_user(svc)
+    app = app_for(svc)
+    with serve(app) as base:
+        r = httpx.post(f"{base}/api/v1/chat/sessions/initialize", json={}, headers=customer.headers)
+        sid = r.json()["data"]["session_id"]
+        chat = app.state.chat
+        chat.locks.acquire(sid)  # another turn of this session is running
+
+        def dropped_stream() -> None:
+            with contextlib.suppress(httpx.HTTPError), httpx.stream(
+                "POST", f"{base}/api/v1/chat/sessions/{sid}/messages",
+                json={"message": "hello"},
+                headers=customer.headers | {"Accept": "text/event-stream"}, timeout=1.0,
+            ) as response:  # fmt: skip
+                for _ in response.iter_bytes():
+                    pass
+
+        dropped_stream()  # times out and closes while its turn waits for the lock
+        time.sleep(0.5)
+        chat.locks.release(sid)
+        deadline = time.monotonic() + 30
+        while len(chat.locks) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(chat.locks) == 0  # the dropped stream released what it took
+        r = httpx.post(
+            f"{base}/api/v1/chat/sessions/{sid}/messages",
+            json={"message": "still there?"}, headers=customer.headers, timeout=30,
+        )  # fmt: skip
+        assert r.status_code == 200 and r.json()["data"]["bot_response"] is not None

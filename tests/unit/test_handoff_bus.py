@@ -74,3 +74,19 @@ def test_a_cursor_read_before_an_event_sees_it() -> None:
     later = bus.cursor("fresh")
     bus.publish("fresh", "message", {"n": 2})
     assert asyncio.run(asyncio.wait_for(take(bus, "fresh", later, 1), 2)) == ["2"]
+
+
+def test_last_event_id_is_checked_whole() -> None:
+    from starlette.requests import Request
+
+    from app.routers.live import last_event_id
+
+    def req(value: str) -> Request:
+        return Request({"type": "http", "headers": [(b"last-event-id", value.encode())],
+                        "query_string": b""})  # fmt: skip
+
+    assert last_event_id(req("12-3")) == "12-3"
+    assert last_event_id(req(" 12-3 ")) == "12-3"  # stripped before it reaches Redis
+    assert last_event_id(req("12-3\n")) == "12-3"
+    assert last_event_id(req("12-3 x")) is None
+    assert last_event_id(req("$")) is None

@@ -91,6 +91,8 @@ function renderFacts() {
   $("handoff-agent").textContent = agent ? (agent.user_id === me.id ? "you" : agent.name) : "nobody yet";
   $("summary").textContent = h.summary || "(no summary)";
   $("session-channel").textContent = state.detail?.channel || "—";
+  // An offline request's address (decrypted for staff only): how the customer gets an answer.
+  $("contact-email").textContent = state.detail?.contact_email || "—";
 }
 
 function renderActions() {
