@@ -62,7 +62,7 @@ class Conversations:
         return record
 
     def agent_message(self, session_id: str, agent: dict[str, Any], text: str) -> dict[str, Any]:
-        doc = self.handoffs._held_by(session_id, agent)
+        doc = self.handoffs.held_by(session_id, agent)
         holder = doc["metadata"]["assigned_agent"]
         meta = {"agent_name": holder.get("name", "Agent")}  # metadata is shown to the customer
         record = self._insert(doc, "agent", text, meta, agent_id=str(agent["user_id"]))
@@ -89,7 +89,7 @@ class Conversations:
         return {k: note[k] for k in note if k != "seq"}
 
     def typing(self, session_id: str, agent: dict[str, Any]) -> None:
-        doc = self.handoffs._held_by(session_id, agent)
+        doc = self.handoffs.held_by(session_id, agent)
         name = doc["metadata"]["assigned_agent"].get("name", "Agent")
         payload = {"session_id": session_id, "who": "agent", "name": name}
         self.bus.publish(f"session:{session_id}", "typing", payload)

@@ -152,7 +152,7 @@ class Handoffs:
             raise AlreadyClaimed("Another agent has already claimed this conversation.")
         raise WrongHandoffState("This conversation is not waiting for a person.")
 
-    def _held_by(self, session_id: str, agent: dict[str, Any]) -> dict[str, Any]:
+    def held_by(self, session_id: str, agent: dict[str, Any]) -> dict[str, Any]:
         """The session if ``agent`` holds it (admins may act on any held session)."""
         doc = self.sessions.get(session_id)
         if rules.state_of(doc) != "with_agent":
@@ -165,7 +165,7 @@ class Handoffs:
     def transfer(
         self, session_id: str, agent: dict[str, Any], to: dict[str, Any]
     ) -> dict[str, Any]:
-        doc = self._held_by(session_id, agent)
+        doc = self.held_by(session_id, agent)
         holder = doc["metadata"]["assigned_agent"]["user_id"]
         moved = self._move(
             session_id,
@@ -179,7 +179,7 @@ class Handoffs:
         return moved
 
     def release(self, session_id: str, agent: dict[str, Any], outcome: str) -> dict[str, Any]:
-        doc = self._held_by(session_id, agent)
+        doc = self.held_by(session_id, agent)
         holder = doc["metadata"]["assigned_agent"]["user_id"]
         fields = {
             "metadata.handoff.state": "resolved" if outcome == "resolved" else "bot",

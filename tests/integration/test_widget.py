@@ -348,6 +348,13 @@ def test_new_visitor_sessions_are_capped_per_ip(svc: Services, site_key: dict[st
         # Returning visitors are not new visitors: resuming still works.
         r = open_widget(c, site_key["key"], resume=first["refresh_token"])
         assert r.status_code == 200 and r.json()["data"]["session_id"] == first["session_id"]
+        # But a resume token of an ended chat opens a new session: that one counts.
+        ended = c.post(
+            f"/api/v1/chat/sessions/{first['session_id']}/end", json={}, headers=first["headers"]
+        )
+        assert ended.status_code == 200, ended.text
+        r = open_widget(c, site_key["key"], resume=first["refresh_token"])
+        assert r.status_code == 429 and code(r) == "RATE_LIMITED", r.text
         # The limiter knows the visitor by its token (not as an anonymous IP).
         limiter = c.app.state.rate_limiter  # type: ignore[attr-defined]
         token = first["access_token"].encode()
