@@ -103,7 +103,10 @@ class SessionHistory(MongoDBChatMessageHistory):
                 "History": json.dumps(message_to_dict(message)),
             }
         )
-        self.records.insert_one(message_record(self.session_id, self.user_id, message, seq, at))
+        record = message_record(self.session_id, self.user_id, message, seq, at)
+        self.records.insert_one(dict(record))
+        if message.type == "human" and self.sessions is not None and self.sessions.on_customer:
+            self.sessions.on_customer(self.session_id, record)  # relayed if a person holds it
         if message.type == "ai" and self.sessions is not None:
             # Every client (REST, LangServe) ends a turn here, so the session is updated once.
             escalation = message.additional_kwargs.get("escalation")
@@ -181,6 +184,9 @@ class ChatSessions:
         self.events = events  # analytics: session_start, each turn's events, feedback
         # Set by ChatService: a turn's structured escalation moves the handoff state.
         self.on_escalation: Callable[[str, dict[str, Any]], None] | None = None
+        # Set by ChatService: a customer message that reached the graph (LangServe) while a
+        # person holds the session is relayed to the agents like a REST one.
+        self.on_customer: Callable[[str, dict[str, Any]], None] | None = None
 
     @staticmethod
     def cache_key(session_id: str) -> str:

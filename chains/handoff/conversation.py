@@ -58,8 +58,12 @@ class Conversations:
         """A customer's message while held: stored (PII masked, as for the bot) and relayed."""
         state = rules.state_of(doc)
         record = self._insert(doc, "user", mask_pii(text), {"handoff_state": state})
-        self.bus.publish("agents", "message", _event(record))
+        self.relay(record)
         return record
+
+    def relay(self, record: dict[str, Any]) -> None:
+        """Show a stored customer message to the agents, live."""
+        self.bus.publish("agents", "message", _event(record))
 
     def agent_message(self, session_id: str, agent: dict[str, Any], text: str) -> dict[str, Any]:
         doc = self.handoffs.held_by(session_id, agent)

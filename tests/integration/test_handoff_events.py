@@ -208,3 +208,22 @@ def test_a_stream_dropped_while_waiting_for_its_turn_frees_the_session(svc: Serv
             json={"message": "still there?"}, headers=customer.headers, timeout=30,
         )  # fmt: skip
         assert r.status_code == 200 and r.json()["data"]["bot_response"] is not None
+
+
+def test_a_langserve_message_on_a_held_session_reaches_the_agents(svc: Services) -> None:
+    customer, agent = make_user(svc), make_user(svc, "support_agent")
+    with serve(app_for(svc)) as base:
+        sid = start_handoff(base, customer)
+        httpx.post(f"{base}/api/v1/agent/sessions/{sid}/claim", headers=agent.headers)
+        agents = EventReader(f"{base}/api/v1/agent/events", agent.headers)
+        r = httpx.post(
+            f"{base}/chat/invoke",
+            json={"input": {"question": "Hello from the playground"},
+                  "config": {"configurable": {"session_id": sid}}},
+            headers=customer.headers, timeout=60,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        relayed = agents.next("message")
+        assert relayed["data"]["content"] == "Hello from the playground"
+        assert relayed["data"]["session_id"] == sid and relayed["data"]["role"] == "user"
+        agents.close()
