@@ -183,7 +183,7 @@ class ChatService:
         self.handoffs = Handoffs(self.sessions, self.bus)
         self.conversations = Conversations(self.handoffs)
         self.sessions.on_escalation = self._escalate
-        self.sessions.on_customer = self._relay_if_held
+        self.sessions.on_customer = self.conversations.relay
         self.window = history_window
         self.locks = locks or LocalLocks()
         self.runnable = with_history(history_factory(lambda: self), on_turn)
@@ -198,10 +198,6 @@ class ChatService:
             summary=escalation.get("summary"),
             explicit=reason == "customer_request",
         )
-
-    def _relay_if_held(self, session_id: str, record: dict[str, Any]) -> None:
-        if is_held(self.sessions.get(session_id)):
-            self.conversations.relay(record)
 
     def history(self, session_id: str, user_id: str = "") -> SessionHistory:
         return SessionHistory(

@@ -78,6 +78,7 @@ def finalize(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
             "sources": sources,
             "escalated": escalation is not None,
             "escalation": escalation,
+            "held": state.get("route") == "held",  # a person has it: relay the question
             "ai_metadata": {
                 "model_used": cfg.model,
                 "provider": state.get("draft_model", "none"),

@@ -38,7 +38,7 @@ def ensure_chat_indexes(db: Database[dict[str, Any]]) -> None:
 def _to_json(value: Any) -> Any:
     """The document with datetimes as ISO strings (the cache holds JSON)."""
     if isinstance(value, datetime):
-        return _aware(value).isoformat()
+        return aware(value).isoformat()
     if isinstance(value, dict):
         return {k: _to_json(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -48,10 +48,10 @@ def _to_json(value: Any) -> Any:
 
 def _from_json(doc: dict[str, Any]) -> dict[str, Any]:
     """A cached document with its top-level timestamps as datetimes again."""
-    return {k: _aware(v) if k in _DATETIME_FIELDS and v else v for k, v in doc.items()}
+    return {k: aware(v) if k in _DATETIME_FIELDS and v else v for k, v in doc.items()}
 
 
-def _aware(value: datetime | str) -> datetime:
+def aware(value: datetime | str) -> datetime:
     """A timezone-aware datetime; nx-27017 returns a ``$set`` datetime as an ISO string."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)

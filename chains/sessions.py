@@ -32,9 +32,9 @@ from chains.session_docs import (  # noqa: F401  (names other modules import fro
     MESSAGES,
     SESSION_RETENTION_SECONDS,
     SESSIONS,
-    _aware,
     _from_json,
     _to_json,
+    aware,
     ensure_chat_indexes,
 )
 from loaders.errors import NotFound, SupportbotError
@@ -77,6 +77,7 @@ class SessionHistory(MongoDBChatMessageHistory):
         self.user_id = user_id
         self.sessions = sessions
         self._question = ""  # the turn's masked question, for its analytics events
+        self._question_record: dict[str, Any] = {}  # its chat_messages record
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
@@ -105,9 +106,11 @@ class SessionHistory(MongoDBChatMessageHistory):
         )
         record = message_record(self.session_id, self.user_id, message, seq, at)
         self.records.insert_one(dict(record))
-        if message.type == "human" and self.sessions is not None and self.sessions.on_customer:
-            self.sessions.on_customer(self.session_id, record)  # relayed if a person holds it
+        if message.type == "human":
+            self._question_record = record
         if message.type == "ai" and self.sessions is not None:
+            if message.additional_kwargs.get("held") and self.sessions.on_customer is not None:
+                self.sessions.on_customer(self._question_record)  # the graph's held turn
             # Every client (REST, LangServe) ends a turn here, so the session is updated once.
             escalation = message.additional_kwargs.get("escalation")
             doc = self.sessions.record_turn(self.session_id, escalation)
@@ -186,7 +189,7 @@ class ChatSessions:
         self.on_escalation: Callable[[str, dict[str, Any]], None] | None = None
         # Set by ChatService: a customer message that reached the graph (LangServe) while a
         # person holds the session is relayed to the agents like a REST one.
-        self.on_customer: Callable[[str, dict[str, Any]], None] | None = None
+        self.on_customer: Callable[[dict[str, Any]], None] | None = None
 
     @staticmethod
     def cache_key(session_id: str) -> str:
@@ -269,7 +272,7 @@ class ChatSessions:
         doc = self.get(session_id)
         if doc["status"] != "active":
             raise SessionGone("This chat session has ended; start a new one.", code="SESSION_ENDED")
-        if _aware(doc["expires_at"]) <= now():
+        if aware(doc["expires_at"]) <= now():
             self._update(session_id, {"$set": {"status": "abandoned"}})
             raise SessionGone("This chat session expired after inactivity; start a new one.")
         return doc
@@ -324,7 +327,7 @@ class ChatSessions:
             "ended_at": at,
             "summary": {
                 "total_messages": total,
-                "duration_seconds": int((at - _aware(doc["started_at"])).total_seconds()),
+                "duration_seconds": int((at - aware(doc["started_at"])).total_seconds()),
                 "user_satisfaction": (feedback or {}).get("rating"),
                 "resolved": (feedback or {}).get("resolved"),
                 "escalated": doc["metadata"].get("escalated", False),

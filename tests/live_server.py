@@ -5,40 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 
-from loaders.mongo import free_port
+from app.bench.common import serve_in_thread
 
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL once ``/health`` answers."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code < 500:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    else:
-        raise AssertionError("the app did not start within 30 s")
-    try:
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+serve = serve_in_thread  # one helper for benchmarks and tests
 
 
 class EventReader:

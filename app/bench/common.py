@@ -82,6 +82,8 @@ def serve_in_thread(app: Any) -> Iterator[str]:
                 break
         except httpx.HTTPError:
             time.sleep(0.05)
+    else:
+        raise RuntimeError("the app did not start within 60 s")
     try:
         yield base
     finally:

@@ -17,6 +17,7 @@ from app.routers.chat import MAX_MESSAGE_CHARS, _session_id, chat_service
 from app.routers.live import event_stream
 from chains.chat import ChatService
 from chains.handoff import state as rules
+from chains.handoff.store import display_name
 from loaders.errors import InvalidInput, NotFound
 
 router = APIRouter(
@@ -171,7 +172,7 @@ async def agents(
         return [
             {
                 "user_id": u["user_id"],
-                "name": u.get("full_name") or str(u.get("email", "")).split("@")[0],
+                "name": display_name(u),
                 "role": u["role"],
                 "online": u["user_id"] in online,
             }

@@ -228,17 +228,7 @@ def history(
         .skip((page - 1) * page_size)
         .limit(page_size)
     )
-    messages = [
-        {
-            "message_id": m["message_id"],
-            "role": m["role"],
-            "content": m["content"],
-            "timestamp": m["timestamp"],
-            "metadata": {k: m[k] for k in ("ai_metadata", "context_used", "guardrails") if k in m}
-            | m.get("metadata", {}),
-        }
-        for m in cursor
-    ]
+    messages = [history_message(m) for m in cursor]
     return ok(
         request,
         {
@@ -252,6 +242,18 @@ def history(
             },
         },
     )
+
+
+def history_message(m: dict[str, Any]) -> dict[str, Any]:
+    """One ``chat_messages`` record as the customer's history shows it (REST and widget)."""
+    extra = {k: m[k] for k in ("ai_metadata", "context_used", "guardrails") if k in m}
+    return {
+        "message_id": m["message_id"],
+        "role": m["role"],
+        "content": m["content"],
+        "timestamp": m["timestamp"],
+        "metadata": extra | (m.get("metadata") or {}),
+    }
 
 
 class FeedbackRequest(BaseModel):

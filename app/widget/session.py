@@ -8,6 +8,7 @@ from typing import Any
 
 from app.auth.errors import InvalidToken, TokenExpired
 from app.auth.tokens import TokenService
+from app.routers.chat import history_message
 from app.widget.visitors import issue_tokens, new_visitor_id
 from chains.chat import ChatService
 from chains.handoff import state as handoff
@@ -96,18 +97,7 @@ def recent_messages(
     ``GET /api/v1/chat/sessions/{sid}/messages`` shapes them."""
     query = {"session_id": sid, "role": {"$in": list(CUSTOMER_ROLES)}}
     cursor = chat.db[MESSAGES].find(query, {"_id": 0}).sort([("seq", -1)]).limit(limit)
-    return [message_view(m) for m in reversed(list(cursor)) if not _internal(m)]
-
-
-def message_view(m: dict[str, Any]) -> dict[str, Any]:
-    extra = {k: m[k] for k in ("ai_metadata", "context_used", "guardrails") if k in m}
-    return {
-        "message_id": m["message_id"],
-        "role": m["role"],
-        "content": m["content"],
-        "timestamp": m["timestamp"],
-        "metadata": extra | (m.get("metadata") or {}),
-    }
+    return [history_message(m) for m in reversed(list(cursor)) if not _internal(m)]
 
 
 def _internal(m: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from pymongo import ASCENDING
 
 from chains.handoff import state as rules
-from chains.handoff.store import Handoffs
+from chains.handoff.store import Handoffs, display_name
 from chains.sessions import MESSAGES, mask_pii, next_seq, now
 
 NOTES = "chat_notes"
@@ -83,7 +83,7 @@ class Conversations:
             "note_id": str(uuid.uuid4()),
             "session_id": session_id,
             "author_id": str(agent["user_id"]),
-            "author_name": _name(agent),
+            "author_name": display_name(agent),
             "content": text,
             "timestamp": now(),
             "seq": next_seq(),
@@ -167,10 +167,4 @@ def message_view(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def _event(record: dict[str, Any]) -> dict[str, Any]:
-    out = message_view(record) | {"session_id": record["session_id"]}
-    return out
-
-
-def _name(user: dict[str, Any]) -> str:
-    name = user.get("full_name") or user.get("name") or user.get("email") or "Agent"
-    return str(name).split("@")[0]
+    return message_view(record) | {"session_id": record["session_id"]}

@@ -12,6 +12,7 @@ from langchain_core.runnables import RunnableConfig
 
 from chains.configuration import Configuration
 from chains.state import ChatState
+from chains.timing import timed
 
 WAITING_TEXT = (
     "You asked to talk to a person, and a member of our support team will reply here. "
@@ -23,9 +24,9 @@ WITH_AGENT_TEXT = (
 )
 
 
+@timed("held")
 def held(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     """Answer that a person has (or will take) the conversation; confidence 0, no sources."""
     cfg = Configuration.from_runnable_config(config)
     text = WITH_AGENT_TEXT if cfg.handoff_state == "with_agent" else WAITING_TEXT
-    return {"answer": text, "sources": [], "confidence_score": 0.0, "timings": {
-        **(state.get("timings") or {}), "held": 0.0}}  # fmt: skip
+    return {"answer": text, "sources": [], "confidence_score": 0.0}

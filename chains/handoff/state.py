@@ -10,9 +10,11 @@ the customer asked for a person, so a bot answer interleaved with a person's wou
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chains.session_docs import aware
 
 HandoffState = Literal["bot", "waiting", "with_agent", "resolved"]
 Outcome = Literal["resolved", "back_to_bot"]
@@ -133,9 +135,3 @@ def check_hours(hours: dict[str, Any] | None) -> dict[str, Any] | None:
     if start == end:
         raise ValueError("Support hours must not start and end at the same time.")
     return {"timezone": tz, "days": days, "start": start, "end": end}
-
-
-def aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -225,6 +225,11 @@ class Handoffs:
             )
 
 
-def _agent(user: dict[str, Any]) -> dict[str, Any]:
+def display_name(user: dict[str, Any]) -> str:
+    """What a customer sees of a staff member: their name, never their full email address."""
     name = user.get("full_name") or user.get("name") or user.get("email") or "Agent"
-    return {"user_id": str(user["user_id"]), "name": str(name).split("@")[0]}
+    return str(name).split("@")[0]
+
+
+def _agent(user: dict[str, Any]) -> dict[str, Any]:
+    return {"user_id": str(user["user_id"]), "name": display_name(user)}
